@@ -1,0 +1,318 @@
+"""The ``coordinator`` command: thin wrappers that parse options, call one service, print.
+
+User mistakes print one line on stderr and exit 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from coordinator import timezones
+from coordinator.errors import UserError
+
+app = typer.Typer(
+    help="Coordinator: times, invites, reminders and materials for a network of cities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+network_app = typer.Typer(help="The network: cities, delegates, working groups.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Working-group sessions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(network_app, name="network")
+app.add_typer(sessions_app, name="sessions")
+
+out = Console(highlight=False, soft_wrap=True)
+
+COMFORT_STYLE = {"working": "green", "early": "yellow", "evening": "yellow", "night": "bold red"}
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def database():
+    """An open database session with the schema in place (migrated on the embedded default)."""
+    from coordinator.db import get_engine, session_scope
+    from coordinator.migrate import is_current, upgrade
+    from coordinator.config import get_settings
+
+    engine = get_engine()
+    if not is_current(engine):
+        if get_settings().is_embedded:
+            upgrade(engine)
+        else:
+            raise UserError("the database schema is not current: run `coordinator db upgrade`")
+    return session_scope()
+
+
+def parse_when(text: str, option: str, zone: str = "UTC") -> datetime:
+    """A date (midnight UTC) or an instant with Z or an offset; naive times are in ``zone``."""
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return timezones.parse_instant(text, default_zone=zone)
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None
+
+
+def iso_z(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_iso(instant: datetime) -> str:
+    return instant.isoformat(timespec="seconds")
+
+
+def search_json(result) -> dict:
+    return {
+        "candidates": [
+            {
+                "start_utc": iso_z(c.start_utc),
+                "end_utc": iso_z(c.end_utc),
+                "cost": round(c.cost, 2),
+                "cities": [
+                    {
+                        "city": t.city,
+                        "zone": t.zone,
+                        "local_start": local_iso(t.local_start),
+                        "local_end": local_iso(t.local_end),
+                        "utc_offset": t.utc_offset,
+                        "comfort": t.comfort,
+                        "notes": list(t.notes),
+                    }
+                    for t in c.cities
+                ],
+            }
+            for c in result.candidates
+        ],
+        "warnings": list(result.warnings),
+    }
+
+
+def print_search(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        return
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {warning}")
+    table = Table(title=f"Best of {result.considered} candidate slots", show_lines=False)
+    for column in ("#", "start (UTC)", "cost", "working", "early", "evening", "night", "notes"):
+        table.add_column(column, overflow="fold")
+    for rank, cand in enumerate(result.candidates, start=1):
+        by: dict[str, list[str]] = {"working": [], "early": [], "evening": [], "night": []}
+        notes = []
+        for t in cand.cities:
+            by.setdefault(t.comfort, []).append(t.city)
+            notes += [f"{t.city}: {n}" for n in t.notes]
+        night = ", ".join(by["night"][:6]) + (" …" if len(by["night"]) > 6 else "")
+        table.add_row(
+            str(rank),
+            f"{cand.start_utc:%a %Y-%m-%d %H:%M}",
+            f"{cand.cost:.2f}",
+            str(len(by["working"])),
+            str(len(by["early"])),
+            str(len(by["evening"])),
+            f"[red]{len(by['night'])}[/] {night}" if by["night"] else "0",
+            "; ".join(notes[:4]) + (" …" if len(notes) > 4 else ""),
+        )
+    out.print(table)
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to the configured database."""
+    from coordinator.db import get_engine
+    from coordinator.migrate import upgrade
+
+    upgrade(get_engine())
+    out.print("database is at the latest revision")
+
+
+# --- network -----------------------------------------------------------------------------
+
+
+@network_app.command("import")
+def network_import(file: Annotated[Path, typer.Argument(help="A network YAML file.")]) -> None:
+    """Import (or re-import) a network file: all or nothing, idempotent."""
+    from coordinator.services.network import import_network
+
+    with database() as db:
+        report = import_network(db, file)
+    if not report.changed:
+        out.print(f"{report.network}: already up to date, nothing changed")
+        return
+    parts = [f"{n} {k} created" for k, n in sorted(report.created.items()) if n]
+    parts += [f"{n} {k} updated" for k, n in sorted(report.updated.items()) if n]
+    out.print(f"{report.network}: " + ", ".join(parts))
+
+
+@network_app.command("show")
+def network_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List cities, groups, sessions and delegates."""
+    from coordinator.services.network import network_overview
+
+    with database() as db:
+        data = network_overview(db)
+    if as_json:
+        print(json.dumps({k: v for k, v in data.items() if k != "network"}, ensure_ascii=False, indent=2))
+        return
+    cities = Table(title=f"{data['network'][0]['name']}: {len(data['cities'])} cities")
+    for column in ("city", "日本語", "country", "zone"):
+        cities.add_column(column)
+    for c in data["cities"]:
+        zone = c["zone"] if c["zone"] != timezones.UNKNOWN_ZONE else "[yellow]unknown[/]"
+        cities.add_row(c["name"], c["name_ja"] or "", c["country"] + (f"-{c['subdivision']}" if c["subdivision"] else ""), zone)
+    out.print(cities)
+    groups = Table(title=f"{len(data['groups'])} working groups")
+    for column in ("group", "members", "observers"):
+        groups.add_column(column, overflow="fold")
+    for g in data["groups"]:
+        groups.add_row(g["name"], ", ".join(g["members"]), str(len(g["observers"])))
+    out.print(groups)
+    _print_sessions(data["sessions"])
+    out.print(f"{len(data['delegates'])} delegates, {len(data['presentations'])} presentations")
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _print_sessions(rows: list[dict]) -> None:
+    table = Table(title=f"{len(rows)} sessions")
+    for column in ("id", "title", "group", "start (UTC)", "min", "status"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(
+            str(s["id"]), s["title"], s["group"], s["start_utc"] or "—", str(s["duration_minutes"]), s["status"]
+        )
+    out.print(table)
+
+
+@sessions_app.command("list")
+def sessions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List sessions with their start (UTC) and status."""
+    from coordinator.services.network import network_overview
+
+    with database() as db:
+        rows = network_overview(db)["sessions"]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _print_sessions(rows)
+
+
+@sessions_app.command("plan")
+def sessions_plan(
+    session_id: Annotated[int, typer.Argument(metavar="ID")],
+    step: Annotated[int, typer.Option("--step", help="Minutes between candidates.")] = 15,
+    top: Annotated[int, typer.Option("--top", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rank slots for a stored session: its group's cities, its window."""
+    from coordinator.services.planning import plan_session
+
+    with database() as db:
+        result = plan_session(db, session_id, step_minutes=step, top=top)
+        print_search(result, as_json)
+
+
+@sessions_app.command("schedule")
+def sessions_schedule(
+    session_id: Annotated[int, typer.Argument(metavar="ID")],
+    at: Annotated[str, typer.Option("--at", help="Start, e.g. 2023-10-03T11:00Z.")],
+) -> None:
+    """Fix a session's start."""
+    from coordinator.services.planning import schedule_session
+
+    start = parse_when(at, "--at")
+    with database() as db:
+        session = schedule_session(db, session_id, start)
+        out.print(f"session {session.id} {session.title!r} scheduled at {iso_z(session.start_utc)}")
+
+
+# --- slots -------------------------------------------------------------------------------
+
+
+@app.command("slots")
+def slots(
+    from_: Annotated[str, typer.Option("--from", help="Window start: a date or an instant.")],
+    to: Annotated[str, typer.Option("--to", help="Window end: a date or an instant.")],
+    duration: Annotated[int, typer.Option("--duration", help="Minutes.")],
+    city: Annotated[list[str] | None, typer.Option("--city", help="City name (English/日本語) or IANA zone.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="A working group's cities.")] = None,
+    step: Annotated[int, typer.Option("--step", help="Minutes between candidates.")] = 15,
+    top: Annotated[int, typer.Option("--top", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rank the best times for a set of cities over a window."""
+    from coordinator.services.planning import rank_slots
+
+    start, end = parse_when(from_, "--from"), parse_when(to, "--to")
+    with database() as db:
+        result = rank_slots(
+            db,
+            cities=city or [],
+            group=group,
+            start=start,
+            end=end,
+            duration_minutes=duration,
+            step_minutes=step,
+            top=top,
+        )
+    print_search(result, as_json)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo() -> None:
+    """The main job: load the G-NETS 2023 kickoff, fix the best slot for each session, show
+    every city's local time."""
+    from coordinator.services.demo import run_demo
+
+    with database() as db:
+        run_demo(db, out)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for detail in exc.details:
+            print(f"  {detail}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except OperationalError as exc:
+        print(f"error: cannot use the database: {exc.orig}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The main job of ``make demo``: the G-NETS 2023 kickoff, loaded, planned and shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from coordinator.db import Db
+from coordinator.models import Session
+from coordinator.scheduling import Participant
+from coordinator.services.network import get_network, import_network
+from coordinator.services.planning import evaluate_slot, plan_session, schedule_session
+
+KICKOFF = Path(__file__).resolve().parent.parent / "data" / "gnets-2023-kickoff.yaml"
+STYLE = {"working": "green", "early": "yellow", "evening": "dark_orange", "night": "bold red"}
+
+
+def run_demo(db: Db, out: Console) -> None:
+    report = import_network(db, KICKOFF)
+    network = get_network(db)
+    out.print(
+        f"[bold]{network.name}[/]: {len(network.cities)} cities, {len(network.groups)} working groups "
+        f"({'imported' if report.changed else 'already imported'})"
+    )
+    sessions = list(
+        db.scalars(select(Session).order_by(Session.window_start, Session.id))
+    )
+    for session in sessions:
+        if session.status == "draft":
+            best = plan_session(db, session.id, top=1).candidates[0]
+            schedule_session(db, session.id, best.start_utc)
+            out.print(
+                f"  {session.title}: best slot {best.start_utc:%Y-%m-%d %H:%M}Z (cost {best.cost:.2f})"
+            )
+        else:
+            out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
+    print_grid(out, network.cities, sessions)
+
+
+def print_grid(out: Console, cities, sessions) -> None:
+    people = [Participant(c.name, c.zone, c.country, c.subdivision) for c in cities]
+    columns = []
+    for session in sessions:
+        if session.start_utc is None:
+            columns.append({})
+            continue
+        slot = evaluate_slot(people, session.start_utc, session.duration_minutes).candidates[0]
+        columns.append({t.city: t for t in slot.cities})
+    table = Table(title="Local time of each kickoff session in every city", show_lines=False)
+    table.add_column("city")
+    for session in sessions:
+        when = f"{session.start_utc:%m-%d %H:%M}Z" if session.start_utc else "unscheduled"
+        table.add_column(f"{session.group.name[:24]}\n{when}", overflow="fold")
+    for city in cities:
+        cells = []
+        for column in columns:
+            t = column.get(city.name)
+            if t is None:
+                cells.append("[yellow]zone unknown[/]" if city.zone == "unknown" else "—")
+                continue
+            mark = " ⚑" if t.notes else ""
+            cells.append(f"[{STYLE.get(t.comfort, '')}]{t.local_start:%a %H:%M} {t.utc_offset}{mark}[/]")
+        table.add_row(f"{city.name} {city.name_ja or ''}", *cells)
+    out.print(table)
+    out.print("green working hours · yellow early · orange evening · red night · ⚑ weekend/holiday")

@@ -1,0 +1,117 @@
+"""Test fixtures: one migrated database per run (SQLite file, or PostgreSQL when
+``COORDINATOR_DATABASE_URL`` is set), each test inside a rolled-back transaction, and
+fresh databases for tests that run the real command in another process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from coordinator.config import normalize_database_url
+from coordinator.db import make_engine
+from coordinator.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+KICKOFF = ROOT / "coordinator" / "data" / "gnets-2023-kickoff.yaml"
+
+
+def configured_url() -> str | None:
+    url = os.environ.get("COORDINATOR_DATABASE_URL")
+    return normalize_database_url(url) if url else None
+
+
+def _reset_postgres_schema(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory) -> Iterator[Engine]:
+    url = configured_url() or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        _reset_postgres_schema(engine)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine) -> Iterator[Session]:
+    """A session whose every commit is a savepoint inside a transaction rolled back at the end."""
+    from tests import factories
+
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    factories.bind(session)
+    try:
+        yield session
+    finally:
+        factories.bind(None)
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path) -> Iterator[str]:
+    """An empty, migrated database of the configured kind that other processes can use."""
+    base = configured_url()
+    if base is None:
+        url = f"sqlite:///{tmp_path / 'coordinator.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    name = f"coordinator_t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def run_cli(fresh_database_url, tmp_path):
+    """Run the real ``coordinator`` command in a subprocess against a fresh database."""
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+        environment = {
+            **os.environ,
+            "COORDINATOR_DATABASE_URL": fresh_database_url,
+            "COORDINATOR_VAR_DIR": str(tmp_path / "var"),
+            "COLUMNS": "200",
+            **(env or {}),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "coordinator.cli", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            input=input,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    run.database_url = fresh_database_url
+    return run
