@@ -7,6 +7,7 @@ Pure: parsing and checking only, no database. ``load_network_file`` returns a ch
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -105,7 +106,7 @@ class SessionEntry(_Model):
     title: Text
     title_ja: str | None = None
     uid: str | None = None
-    date: date | None = None
+    date: _dt.date | None = None  # the field name shadows the type inside the class
     window_start: datetime
     window_end: datetime
     duration_minutes: int = Field(gt=0, le=1440)
