@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.generator import BytesGenerator
-from email.header import Header
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime as _rfc5322_date
@@ -511,19 +510,45 @@ def encode_text_header(name: str, value: str) -> str:
     return _fold(name, value)
 
 
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 B-encoded words of at most 75 characters, never splitting a character."""
+    words: list[str] = []
+    chunk = bytearray()
+    for char in text:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > 45:  # 45 octets -> 60 base64 characters + 12 = 72
+            words.append(chunk)
+            chunk = bytearray()
+        chunk += data
+    words.append(chunk)
+    return [f"=?utf-8?b?{binascii.b2a_base64(w, newline=False).decode('ascii')}?=" for w in words]
+
+
+def _fold_tokens(name: str, tokens: list[str]) -> str:
+    """Join tokens with blanks, folding before a token that would pass 78 characters."""
+    lines: list[str] = []
+    line = ""
+    width = len(name) + 2
+    for token in tokens:
+        if line and width + len(line) + 1 + len(token) > 78:
+            lines.append(line)
+            line, width = token, 1
+        else:
+            line = f"{line} {token}" if line else token
+    lines.append(line)
+    return "\r\n ".join(lines)
+
+
 def encode_address(person: Person, name: str = "To") -> str:
-    """``"Name" <addr>`` with a non-ASCII name as RFC 2047 encoded words, folded if long."""
+    """``"Name" <addr>``, a non-ASCII name as RFC 2047 encoded words, folded if long."""
     if not person.email.isascii():
         raise ValueError(f"email: non-ASCII addresses are not supported: {person.email!r}")
     if not person.name:
-        value = person.email
-    elif person.name.isascii():
+        return person.email
+    if person.name.isascii():
         value = formataddr((person.name, person.email))
-    else:
-        value = f"{Header(person.name, 'utf-8').encode()} <{person.email}>"
-    if len(name) + 2 + len(value) > 78 or "\n" in value:
-        return _fold(name, value)
-    return value
+        return value if len(name) + 2 + len(value) <= 78 else _fold(name, value)
+    return _fold_tokens(name, [*_encoded_words(person.name), f"<{person.email}>"])
 
 
 @lru_cache(maxsize=64)
