@@ -393,6 +393,16 @@ class _MessagePolicy(EmailPolicy):
             return value
         return _parse_header(self.header_factory, name, value)
 
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if type(value) is str:
+            return _fold_binary(self, name, value)
+        return super().fold_binary(name, value)
+
+
+@lru_cache(maxsize=1024)
+def _fold_binary(policy: EmailPolicy, name: str, value: str) -> bytes:
+    return EmailPolicy.fold_binary(policy, name, value)
+
 
 MESSAGE_POLICY = _MessagePolicy(linesep="\r\n")
 
@@ -417,14 +427,66 @@ class _Generator(BytesGenerator):
         self.write(text.replace("\n", self._NL) if self._NL != "\n" else text)
 
 
+_PLAIN_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=?-]{1,70}")
+
+
+def _flatten(part: Any, policy: Any, out: list[bytes]) -> bool:
+    """Append the bytes :class:`BytesGenerator` writes for ``part`` to ``out``, for the plain
+    trees this module builds (headers, then a text payload or subparts between boundaries).
+    Returns False, having appended garbage, for anything else; the caller then falls back."""
+    nl = policy.linesep
+    for name, value in part.raw_items():
+        out.append(policy.fold_binary(name, value))
+    out.append(nl.encode("ascii"))
+    payload = part._payload
+    content_type = part.get("content-type")
+    maintype = content_type.maintype if content_type is not None else "text"
+    multipart = maintype == "multipart"
+    if isinstance(payload, list):
+        if content_type is None:
+            return False
+        boundary = content_type.params.get("boundary")
+        if not multipart or not boundary or not _PLAIN_BOUNDARY.fullmatch(boundary):
+            return False
+        if part.preamble is not None:
+            return False
+        if part.epilogue is not None:
+            return False
+        if not payload:
+            out.append(f"--{boundary}{nl}".encode("ascii"))
+        for i, sub in enumerate(payload):
+            out.append(f"{nl if i else ''}--{boundary}{nl}".encode("ascii"))
+            if not isinstance(sub, EmailMessage) or not _flatten(sub, policy, out):
+                return False
+        out.append(f"{nl}--{boundary}--{nl}".encode("ascii"))
+        return True
+    if payload is None:
+        return not multipart
+    if not isinstance(payload, str) or multipart or maintype == "message":
+        return False
+    if type(payload) is WireText and nl == "\r\n":
+        out.append(payload.encode("ascii"))
+        return True
+    if not payload.isascii():
+        return False
+    text = payload.replace("\r\n", "\n").replace("\r", "\n")
+    out.append((text.replace("\n", nl) if nl != "\n" else text).encode("ascii"))
+    return True
+
+
 class OutgoingMessage(EmailMessage):
-    """An :class:`~email.message.EmailMessage` that serializes with :class:`_Generator`."""
+    """An :class:`~email.message.EmailMessage` whose ``as_bytes()`` writes the trees built here
+    directly (the same bytes as :class:`BytesGenerator`, checked by the tests) and falls back
+    on the standard generator for anything else (e.g. after a caller changed the message)."""
 
     def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
+        policy = policy or self.policy
+        if not unixfrom and isinstance(policy, EmailPolicy) and policy.cte_type == "8bit":
+            out: list[bytes] = []
+            if _flatten(self, policy, out):
+                return b"".join(out)
         fp = BytesIO()
-        _Generator(fp, mangle_from_=False, policy=policy or self.policy).flatten(
-            self, unixfrom=unixfrom
-        )
+        _Generator(fp, mangle_from_=False, policy=policy).flatten(self, unixfrom=unixfrom)
         return fp.getvalue()
 
     def __bytes__(self) -> bytes:
