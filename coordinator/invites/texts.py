@@ -78,6 +78,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "place.same_day": "{city}: {date} {start}–{end} ({offset})",
         "place.other_day": "{city}: {date} {start} – {end_date} {end} ({offset})",
         "place.date_pattern": "EEE d MMM",
+        "place.unknown_zone": "{city}: time zone not known yet",
         "relative.tomorrow": "tomorrow",
         "relative.days": "in {n} days",
         "relative.hour": "in 1 hour",
@@ -115,6 +116,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "place.same_day": "{city}: {date} {start}～{end} ({offset})",
         "place.other_day": "{city}: {date} {start}～{end_date} {end} ({offset})",
         "place.date_pattern": "M月d日(EEE)",
+        "place.unknown_zone": "{city}: タイムゾーン未登録",
         "relative.tomorrow": "明日",
         "relative.days": "{n}日後",
         "relative.hour": "1時間後",
@@ -238,6 +240,8 @@ def place_time_line(
 ) -> str:
     """``Tokyo: Tue 3 Oct 20:00–22:00 (UTC+09:00)``: the session's wall time in one city,
     computed for that very instant in that zone (so DST changes are honoured)."""
+    if zone == timezones.UNKNOWN_ZONE:
+        return t(language, "place.unknown_zone", city=city)
     start = timezones.to_local(start_utc, zone)
     end = timezones.to_local(end_utc, zone)
     pattern = t(language, "place.date_pattern")
@@ -270,7 +274,10 @@ def _zone_name(local: datetime, zone: str, language: str) -> str:
 
 def format_when(start_utc: datetime, end_utc: datetime, zone: str, language: str) -> str:
     """The session's date and time for one reader, in the reader's zone and locale (Babel):
-    ``Tuesday, October 3, 2023, 5:00 AM – 7:00 AM Mountain Daylight Time (UTC−06:00)``."""
+    ``Tuesday, October 3, 2023, 5:00 AM – 7:00 AM Mountain Daylight Time (UTC−06:00)``.
+    A reader whose zone is not known yet (``timezones.UNKNOWN_ZONE``) gets UTC."""
+    if zone == timezones.UNKNOWN_ZONE:
+        zone = "UTC"
     start = timezones.to_local(start_utc, zone)
     end = timezones.to_local(end_utc, zone)
     values = {

@@ -181,6 +181,17 @@ def test_fast_serializer_equals_the_standard_generator() -> None:
             assert bytes(message) == message.as_bytes()
 
 
+def test_a_changed_message_still_serializes_like_the_standard_generator() -> None:
+    message = invite("invite", CHRIS)[1]
+    message["X-Note"] = "再送・resent"
+    del message["Date"]
+    message["Date"] = datetime(2023, 9, 16, 9, 30, tzinfo=UTC)
+    message.preamble = "This is a MIME message."
+    assert message.as_bytes() == stdlib_bytes(message)
+    m = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert m["X-Note"] == "再送・resent" and m["Date"].datetime.day == 16
+
+
 def test_message_id_without_brackets_is_bracketed() -> None:
     s = kickoff()
     m = build_message(s, s.organizer, kind="invite", message_id="abc.1@example.org", date=DATE)
@@ -281,6 +292,18 @@ def test_next_day_in_auckland() -> None:
         "When: Wednesday, October 4, 2023, 12:00\u202fAM – 2:00\u202fAM "
         "New Zealand Daylight Time (UTC+13:00)" in text
     )
+
+
+def test_unknown_zones() -> None:
+    s = kickoff()
+    s = replace(s, places=(*s.places[:2], replace(s.places[2], zone="unknown")))
+    r = replace(attendee(s, CHRIS), zone="unknown")
+    text, _ = bodies(build_message(s, r, kind="invite", message_id=MESSAGE_ID, date=DATE))
+    assert (
+        "When: Tuesday, October 3, 2023, 11:00\u202fAM – 1:00\u202fPM "
+        "Coordinated Universal Time (UTC+00:00)" in text
+    )
+    assert "\nAmsterdam: time zone not known yet\n" in text
 
 
 def test_update_and_cancel_bodies() -> None:
