@@ -17,9 +17,10 @@ Dates and times shown to a person are in that person's zone, converted by
 :mod:`coordinator.timezones` and formatted by Babel in the person's language.
 
 Performance: messages are built from pre-folded ASCII headers (``set_raw``) and pre-encoded
-base64 payloads, with a policy that memoizes header parsing and a generator that writes payloads
-in one piece; the bytes are the same as the standard library would produce for that tree, and
-they parse with ``email.policy.default``.
+base64 payloads (a batch encodes the shared part of a body once: see :func:`encode_bodies`),
+with a policy that memoizes header parsing and folding, and :class:`OutgoingMessage` writes its
+tree directly. The bytes are exactly those the standard library's ``BytesGenerator`` writes for
+the same tree (the tests compare them), and they parse with ``email.policy.default``.
 """
 
 from __future__ import annotations
@@ -447,11 +448,11 @@ def _flatten(part: Any, policy: Any, out: list[bytes]) -> bool:
     out.append(nl.encode("ascii"))
     payload = part._payload
     content_type = part.get("content-type")
-    maintype = content_type.maintype if content_type is not None else "text"
+    if not hasattr(content_type, "maintype"):  # missing, or a compat32 string
+        return False
+    maintype = content_type.maintype
     multipart = maintype == "multipart"
     if isinstance(payload, list):
-        if content_type is None:
-            return False
         boundary = content_type.params.get("boundary")
         if not multipart or not boundary or not _PLAIN_BOUNDARY.fullmatch(boundary):
             return False
