@@ -26,6 +26,7 @@ forever after.  :func:`rules_end` tells callers where a zone's table ends so the
 
 from __future__ import annotations
 
+import bisect
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -324,17 +325,24 @@ def transitions(zone: str, start_utc: datetime, end_utc: datetime) -> list[Trans
     """Changes of ``zone``'s UTC offset at instants in ``[start_utc, end_utc)``."""
     _require_aware(start_utc, "start")
     _require_aware(end_utc, "end")
-    moments, offsets = transition_table(zone)
-    lo = int(np.searchsorted(moments, _epoch(start_utc), side="left"))
-    hi = int(np.searchsorted(moments, _epoch(end_utc), side="left"))
+    moments, offsets = _transition_lists(zone)
+    lo = bisect.bisect_left(moments, _epoch_ceil(start_utc))
+    hi = bisect.bisect_left(moments, _epoch_ceil(end_utc))
     return [
         Transition(
-            at_utc=datetime.fromtimestamp(int(moments[i]), UTC),
-            offset_before=timedelta(seconds=int(offsets[i])),
-            offset_after=timedelta(seconds=int(offsets[i + 1])),
+            at_utc=datetime.fromtimestamp(moments[i], UTC),
+            offset_before=timedelta(seconds=offsets[i]),
+            offset_after=timedelta(seconds=offsets[i + 1]),
         )
         for i in range(lo, hi)
     ]
+
+
+@cache
+def _transition_lists(zone: str) -> tuple[list[int], list[int]]:
+    """:func:`transition_table` as Python lists, for scalar look-ups with bisect."""
+    moments, offsets = transition_table(zone)
+    return moments.tolist(), offsets.tolist()
 
 
 def rules_end(zone: str) -> datetime | None:
@@ -351,8 +359,9 @@ def rules_end(zone: str) -> datetime | None:
     return last if last.year >= 2037 else None
 
 
-def _epoch(instant: datetime) -> int:
-    return int((instant - datetime(1970, 1, 1, tzinfo=UTC)) // _SECOND)
+def _epoch_ceil(instant: datetime) -> int:
+    """Epoch seconds of ``instant``, rounded up to a whole second."""
+    return -((datetime(1970, 1, 1, tzinfo=UTC) - instant) // _SECOND)
 
 
 # --------------------------------------------------------------------------------------------

@@ -270,11 +270,15 @@ _SECOND = timedelta(seconds=1)
 _ONE_DAY = timedelta(days=1)
 
 
-@lru_cache(maxsize=64)
 def _band_spans(model: ComfortModel) -> tuple[tuple[Band, timedelta, timedelta], ...]:
-    return tuple(
-        (band, timedelta(minutes=band.start), timedelta(minutes=band.end)) for band in model.bands
-    )
+    spans = model.__dict__.get("_spans")
+    if spans is None:
+        spans = tuple(
+            (band, timedelta(minutes=band.start), timedelta(minutes=band.end))
+            for band in model.bands
+        )
+        object.__setattr__(model, "_spans", spans)  # derived data; not a field
+    return spans
 
 
 def _worse(a: Band, b: Band) -> Band:
@@ -300,7 +304,8 @@ def score_interval(
     country, subdivision = _normalise(country, subdivision)
     local_start = timezones.to_local(start_utc, zone)
     local_end = timezones.to_local(end_utc, zone)
-    changes = timezones.transitions(zone, start_utc, end_utc)
+    # Clock changes while the meeting runs (one exactly at its start is already in effect).
+    changes = [t for t in timezones.transitions(zone, start_utc, end_utc) if t.at_utc > start_utc]
     notes: list[str] = [
         "clock change: "
         f"{timezones.format_offset(t.offset_before)} -> {timezones.format_offset(t.offset_after)}"
@@ -311,11 +316,11 @@ def score_interval(
     pieces: list[tuple[datetime, datetime]] = []
     wall = local_start.replace(tzinfo=None)
     previous = start_utc
-    for cut in [t.at_utc for t in changes if t.at_utc > start_utc] + [end_utc]:
-        if cut > previous:
-            pieces.append((wall, wall + (cut - previous)))
-            wall = timezones.to_local(cut, zone).replace(tzinfo=None)
-            previous = cut
+    for change in changes:
+        pieces.append((wall, wall + (change.at_utc - previous)))
+        wall = timezones.to_local(change.at_utc, zone).replace(tzinfo=None)
+        previous = change.at_utc
+    pieces.append((wall, wall + (end_utc - previous)))
 
     rate_seconds = 0.0
     worst: Band | None = None
@@ -368,9 +373,16 @@ def score_interval(
 # the vectorised scorer: one participant (or a group sharing zone and calendar), many starts
 
 
-@lru_cache(maxsize=64)
 def _tables(model: ComfortModel) -> tuple[np.ndarray, np.ndarray, float]:
     """Per-minute rate, cumulative rate-seconds at each minute of the day, and a day's total."""
+    tables = model.__dict__.get("_tables")
+    if tables is None:
+        tables = _build_tables(model)
+        object.__setattr__(model, "_tables", tables)  # derived data; not a field
+    return tables
+
+
+def _build_tables(model: ComfortModel) -> tuple[np.ndarray, np.ndarray, float]:
     rate = np.empty(24 * 60, dtype=np.float64)
     for band in model.bands:
         rate[band.start : band.end] = band.rate
