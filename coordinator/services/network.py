@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from coordinator.db import Db, unit_of_work
 from coordinator.errors import NotFound, UserError
-from coordinator.models import City, Delegate, GroupMembership, Network, Presentation, Session, WorkingGroup
+from coordinator.models import (
+    City,
+    Delegate,
+    GroupMembership,
+    Network,
+    Presentation,
+    Session,
+    WorkingGroup,
+)
 from coordinator.services.network_file import NetworkFile, load_network_file
 
 
@@ -70,7 +78,9 @@ def _apply(db: Db, doc: NetworkFile) -> ImportReport:
     else:
         _sync(network, values, report, "network")
 
-    cities = {c.name.casefold(): c for c in db.scalars(select(City).where(City.network_id == network.id))}
+    cities = {
+        c.name.casefold(): c for c in db.scalars(select(City).where(City.network_id == network.id))
+    }
     for entry in doc.cities:
         values = {
             "name": entry.name,
@@ -89,7 +99,9 @@ def _apply(db: Db, doc: NetworkFile) -> ImportReport:
             _sync(city, values, report, "cities")
     db.flush()
 
-    delegates = {d.email: d for d in db.scalars(select(Delegate).where(Delegate.network_id == network.id))}
+    delegates = {
+        d.email: d for d in db.scalars(select(Delegate).where(Delegate.network_id == network.id))
+    }
     for entry in doc.delegates:
         values = {
             "name": entry.name,
@@ -107,9 +119,17 @@ def _apply(db: Db, doc: NetworkFile) -> ImportReport:
             _sync(delegate, values, report, "delegates")
     db.flush()
 
-    groups = {g.name.casefold(): g for g in db.scalars(select(WorkingGroup).where(WorkingGroup.network_id == network.id))}
+    groups = {
+        g.name.casefold(): g
+        for g in db.scalars(select(WorkingGroup).where(WorkingGroup.network_id == network.id))
+    }
     for entry in doc.groups:
-        values = {"name": entry.name, "name_ja": entry.name_ja, "theme": entry.theme, "theme_ja": entry.theme_ja}
+        values = {
+            "name": entry.name,
+            "name_ja": entry.name_ja,
+            "theme": entry.theme,
+            "theme_ja": entry.theme_ja,
+        }
         group = groups.get(entry.name.casefold())
         if group is None:
             group = groups[entry.name.casefold()] = WorkingGroup(network=network, **values)
@@ -117,7 +137,9 @@ def _apply(db: Db, doc: NetworkFile) -> ImportReport:
             report.created["groups"] += 1
         else:
             _sync(group, values, report, "groups")
-        wanted = [(name, "member") for name in entry.members] + [(name, "observer") for name in entry.observers]
+        wanted = [(name, "member") for name in entry.members] + [
+            (name, "observer") for name in entry.observers
+        ]
         current = {(m.city.name.casefold(), m.role) for m in group.memberships}
         if current != {(name.casefold(), role) for name, role in wanted}:
             if group.memberships:
@@ -185,7 +207,9 @@ def get_network(db: Db, slug: str | None = None) -> Network:
     network = db.scalar(query.limit(1))
     if network is None:
         raise NotFound(
-            f"no network {slug!r}" if slug else "no network imported yet: run `coordinator network import FILE`"
+            f"no network {slug!r}"
+            if slug
+            else "no network imported yet: run `coordinator network import FILE`"
         )
     return network
 
@@ -198,9 +222,13 @@ def network_overview(db: Db, slug: str | None = None) -> dict[str, list[dict[str
     groups = list(network.groups)
     sessions = [s for g in groups for s in g.sessions]
     sessions.sort(key=lambda s: (s.window_start, s.id))
-    delegates = list(db.scalars(select(Delegate).where(Delegate.network_id == network.id).order_by(Delegate.id)))
+    delegates = list(
+        db.scalars(select(Delegate).where(Delegate.network_id == network.id).order_by(Delegate.id))
+    )
     return {
-        "network": [{"name": network.name, "slug": network.slug, "organizer": network.organizer_email}],
+        "network": [
+            {"name": network.name, "slug": network.slug, "organizer": network.organizer_email}
+        ],
         "cities": [
             {
                 "id": c.id,

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from coordinator import timezones
 from coordinator.errors import UserError
@@ -130,7 +137,12 @@ class SessionEntry(_Model):
 
 class DelegateEntry(_Model):
     name: Text
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        ),
+    ]
     city: Text
     language: Literal["en", "ja"] = "en"
     role: Literal["organizer", "presenter", "delegate"] = "delegate"
@@ -194,25 +206,64 @@ def load_network_file(text: str, source: str = "network file") -> NetworkFile:
     if not isinstance(raw, dict):
         raise NetworkFileError(source, ["(document): expected a mapping with network, cities, …"])
     lines = _line_index(node)
+    errors: list[str] = []
     try:
         doc = NetworkFile.model_validate(raw)
     except ValidationError as exc:
-        errors = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
             message = err["msg"].removeprefix("Value error, ")
             value = err.get("input")
             shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
             errors.append(f"{_place(lines, loc)}: {message}{shown}")
-        raise NetworkFileError(source, errors) from None
-    errors = [f"{_place(lines, path)}: {message}" for path, message in _cross_check(doc)]
+        doc = _valid_entries(raw)
+    if doc is not None:
+        declared = {
+            key: {
+                str(item.get(field, "")).strip().casefold()
+                for item in raw.get(key) or []
+                if isinstance(item, dict)
+            }
+            for key, field in (("cities", "name"), ("delegates", "email"), ("groups", "name"))
+        }
+        errors += [
+            f"{_place(lines, path)}: {message}" for path, message in _cross_check(doc, declared)
+        ]
     if errors:
         raise NetworkFileError(source, errors)
+    assert doc is not None
     return doc
 
 
-def _cross_check(doc: NetworkFile) -> list[tuple[tuple, str]]:
-    """References and uniqueness that one entry alone cannot check."""
+def _valid_entries(raw: dict) -> NetworkFile | None:
+    """The entries that are valid on their own, so that references can still be checked and
+    every error reported at once. None when the document's shape is too broken for that."""
+    lists = {
+        "cities": CityEntry,
+        "groups": GroupEntry,
+        "sessions": SessionEntry,
+        "delegates": DelegateEntry,
+    }
+    kept: dict[str, list] = {}
+    for key, model in lists.items():
+        items = raw.get(key) or []
+        if not isinstance(items, list):
+            return None
+        kept[key] = []
+        for item in items:
+            try:
+                kept[key].append(model.model_validate(item))
+            except ValidationError:
+                continue
+    return NetworkFile.model_construct(network=None, **kept)
+
+
+def _cross_check(doc: NetworkFile, declared: dict[str, set[str]]) -> list[tuple[tuple, str]]:
+    """References and uniqueness that one entry alone cannot check. ``declared`` holds the
+    names given in the file even for entries that are invalid themselves (already reported),
+    so that one mistake is not reported again at every reference."""
     problems: list[tuple[tuple, str]] = []
     cities: dict[str, int] = {}
     for i, city in enumerate(doc.cities):
@@ -221,14 +272,17 @@ def _cross_check(doc: NetworkFile) -> list[tuple[tuple, str]]:
         cities[city.name.casefold()] = i
 
     def known(name: str) -> bool:
-        return name.casefold() in cities
+        return name.casefold() in cities or name.casefold() in declared["cities"]
 
     emails: dict[str, int] = {}
     delegate_city: dict[str, str] = {}
     for i, delegate in enumerate(doc.delegates):
         if delegate.email in emails:
             problems.append(
-                (("delegates", i, "email"), f"duplicate email {delegate.email!r} (also delegates[{emails[delegate.email]}])")
+                (
+                    ("delegates", i, "email"),
+                    f"duplicate email {delegate.email!r} (also delegates[{emails[delegate.email]}])",
+                )
             )
         emails.setdefault(delegate.email, i)
         delegate_city[delegate.email] = delegate.city.casefold()
@@ -251,16 +305,22 @@ def _cross_check(doc: NetworkFile) -> list[tuple[tuple, str]]:
 
     titles: set[tuple[str, str]] = set()
     for i, session in enumerate(doc.sessions):
-        if session.group.casefold() not in groups:
+        if session.group.casefold() not in groups | declared["groups"]:
             problems.append((("sessions", i, "group"), f"group {session.group!r} is not defined"))
         key = (session.group.casefold(), session.title)
         if key in titles:
             problems.append((("sessions", i, "title"), f"duplicate session {session.title!r}"))
         titles.add(key)
         if session.window_end <= session.window_start:
-            problems.append((("sessions", i, "window_end"), "window_end must be after window_start"))
-        elif session.window_end - session.window_start < timedelta(minutes=session.duration_minutes):
-            problems.append((("sessions", i, "window_end"), "the window is shorter than the duration"))
+            problems.append(
+                (("sessions", i, "window_end"), "window_end must be after window_start")
+            )
+        elif session.window_end - session.window_start < timedelta(
+            minutes=session.duration_minutes
+        ):
+            problems.append(
+                (("sessions", i, "window_end"), "the window is shorter than the duration")
+            )
         for offset in session.reminder_offsets or []:
             try:
                 parse_iso_duration(offset)
@@ -272,10 +332,17 @@ def _cross_check(doc: NetworkFile) -> list[tuple[tuple, str]]:
                 problems.append(((*place, "city"), f"city {item.city!r} is not defined"))
             if item.presenter is not None:
                 email = item.presenter.strip().lower()
+                if email not in emails and email in declared["delegates"]:
+                    continue
                 if email not in emails:
-                    problems.append(((*place, "presenter"), f"presenter {item.presenter!r} is not a delegate"))
+                    problems.append(
+                        ((*place, "presenter"), f"presenter {item.presenter!r} is not a delegate")
+                    )
                 elif delegate_city[email] != item.city.casefold():
                     problems.append(
-                        ((*place, "presenter"), f"presenter {item.presenter!r} is not a delegate of {item.city!r}")
+                        (
+                            (*place, "presenter"),
+                            f"presenter {item.presenter!r} is not a delegate of {item.city!r}",
+                        )
                     )
     return problems

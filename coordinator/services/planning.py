@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -22,6 +23,18 @@ OBSERVER_WEIGHT = 0.5
 MAX_WINDOW = timedelta(days=366)
 
 
+@lru_cache(maxsize=1)
+def _country_of_zone() -> dict[str, str]:
+    return {
+        zone: country for country, zones in timezones.zones_by_country().items() for zone in zones
+    }
+
+
+def zone_country(zone: str) -> str | None:
+    """The country a zone belongs to (for its weekends and holidays), if it has one."""
+    return _country_of_zone().get(zone)
+
+
 def city_participants(city: City, weight: float = 1.0) -> list[Participant]:
     """The city, plus its delegates who are elsewhere (their own zone overrides the city's)."""
     own_zones = sorted({d.zone for d in city.delegates if d.zone and d.zone != city.zone})
@@ -32,7 +45,7 @@ def city_participants(city: City, weight: float = 1.0) -> list[Participant]:
     for zone in own_zones:
         away = [d.name for d in city.delegates if d.zone == zone]
         label = f"{city.name} ({', '.join(away)})"
-        people.append(Participant(label, zone, timezones.zone_country(zone), None, weight))
+        people.append(Participant(label, zone, zone_country(zone), None, weight))
     return people
 
 
@@ -56,11 +69,17 @@ def resolve_city(db: Db, text: str, network: Network | None = None) -> City | st
         names = [city.name, city.name_ja or "", *(city.aliases or [])]
         if wanted in {n.casefold() for n in names if n}:
             return city
-    if timezones.is_valid_zone(text.strip()):
-        return timezones.canonical_zone(text.strip())
+    try:
+        return timezones.canonical_zone(text)
+    except timezones.UnknownZoneError:
+        pass
     names = [n for c in cities for n in [c.name, c.name_ja, *(c.aliases or [])] if n]
     matches = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
-    matches += [z for z in timezones.suggest_zones(text) if z not in matches][: 3 - len(matches)]
+    if not matches:
+        tails = {z.rsplit("/", 1)[-1].lower(): z for z in timezones.all_zones()}
+        matches = [
+            tails[t] for t in difflib.get_close_matches(text.lower(), list(tails), n=3, cutoff=0.7)
+        ]
     hint = f"; did you mean {', '.join(matches)}?" if matches else ""
     raise UserError(f"--city: unknown city or zone {text!r}{hint}")
 
@@ -82,7 +101,9 @@ def check_window(start: datetime, end: datetime, duration_minutes: int, step_min
     if duration_minutes <= 0 or duration_minutes > 24 * 60:
         raise UserError(f"--duration: {duration_minutes} minutes is not between 1 and 1440")
     if step_minutes <= 0 or 60 % step_minutes != 0:
-        raise UserError(f"--step: {step_minutes} minutes does not divide an hour (use 5, 10, 15, 20, 30, 60…)")
+        raise UserError(
+            f"--step: {step_minutes} minutes does not divide an hour (use 5, 10, 15, 20, 30, 60…)"
+        )
     if start >= end:
         raise UserError(f"--from {start:%Y-%m-%d %H:%M}Z is not before --to {end:%Y-%m-%d %H:%M}Z")
     if end - start > MAX_WINDOW:
@@ -111,7 +132,7 @@ def rank_slots(
         if isinstance(found, City):
             people.extend(city_participants(found))
         else:
-            people.append(Participant(found, found, timezones.zone_country(found), None, 1.0))
+            people.append(Participant(found, found, zone_country(found), None, 1.0))
     if not people:
         raise UserError("--city: give at least one --city or a --group")
     return _find(people, start, end, duration_minutes, step_minutes, top)
@@ -121,7 +142,12 @@ def _find(people, start, end, duration_minutes, step_minutes, top) -> SlotSearch
     unique = list(dict.fromkeys(people))
     try:
         return find_slots(
-            unique, start, end, timedelta(minutes=duration_minutes), step_minutes=step_minutes, top=top
+            unique,
+            start,
+            end,
+            timedelta(minutes=duration_minutes),
+            step_minutes=step_minutes,
+            top=top,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -139,7 +165,14 @@ def plan_session(db: Db, session_id: int, *, step_minutes: int = 15, top: int = 
     people = group_participants(session.group)
     if not people:
         raise UserError(f"session {session_id}: its group {session.group.name!r} has no cities")
-    return _find(people, session.window_start, session.window_end, session.duration_minutes, step_minutes, top)
+    return _find(
+        people,
+        session.window_start,
+        session.window_end,
+        session.duration_minutes,
+        step_minutes,
+        top,
+    )
 
 
 def schedule_session(db: Db, session_id: int, start: datetime) -> Session:
@@ -158,6 +191,9 @@ def schedule_session(db: Db, session_id: int, start: datetime) -> Session:
             )
         session.start_utc = start
         session.status = "scheduled"
+        from coordinator.reminders import plan_reminders
+
+        plan_reminders(db, session)  # (re)plans for this start; skips past moments
         return session
 
 

@@ -40,7 +40,13 @@ def test_kickoff_imports_the_whole_network(db):
     assert tokyo["name_ja"] == "東京" and tokyo["zone"] == "Asia/Tokyo"
     by_name = {g["name"]: g for g in data["groups"]}
     assert by_name["Flood and Drought"]["members"] == [
-        "Tokyo", "Taipei", "Jakarta", "Rotterdam", "Brisbane", "Nairobi", "Thinadhoo",
+        "Tokyo",
+        "Taipei",
+        "Jakarta",
+        "Rotterdam",
+        "Brisbane",
+        "Nairobi",
+        "Thinadhoo",
     ]
     assert {s["status"] for s in data["sessions"]} == {"draft"}
     assert any(d["language"] == "ja" for d in data["delegates"])
@@ -63,7 +69,9 @@ def test_a_changed_file_updates_in_place(db, tmp_path):
     doc["cities"][0]["aliases"] = ["Renamed alias"]
     report = import_network(db, write(tmp_path, doc))
     assert report.updated["cities"] == 1 and not report.created
-    assert db.scalar(select(City).where(City.name == doc["cities"][0]["name"])).aliases == ["Renamed alias"]
+    assert db.scalar(select(City).where(City.name == doc["cities"][0]["name"])).aliases == [
+        "Renamed alias"
+    ]
 
 
 def test_a_file_with_errors_reports_every_one_and_writes_nothing(db, tmp_path):
@@ -71,7 +79,7 @@ def test_a_file_with_errors_reports_every_one_and_writes_nothing(db, tmp_path):
     doc["cities"][1]["zone"] = "Asia/Tokio"
     del doc["cities"][2]["country"]
     doc["groups"][0]["members"].append("Atlantis")
-    doc["delegates"][1]["email"] = doc["delegates"][0]["email"]
+    doc["delegates"].append({**doc["delegates"][0], "name": "Someone Else"})
     before = counts(db)
     with pytest.raises(NetworkFileError) as caught:
         import_network(db, write(tmp_path, doc))
