@@ -31,6 +31,8 @@ sessions_app = typer.Typer(help="Working-group sessions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(network_app, name="network")
 app.add_typer(sessions_app, name="sessions")
+outbox_app = typer.Typer(help="The outbox: messages waiting, sent, failed.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -287,6 +289,98 @@ def demo() -> None:
 
     with database() as db:
         run_demo(db, out)
+
+
+# --- workers and the outbox -----------------------------------------------------------------
+
+
+def _exec_celery(role: str, extra: list[str]) -> None:
+    """Replace this process by ``celery -A workers.celery_app ROLE …`` (signals go to celery)."""
+    import os
+
+    with database():
+        pass  # the schema is in place (migrated on the embedded default) before workers start
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", role, *extra]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
+@app.command("worker")
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 2,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO",
+) -> None:
+    """Run a Celery worker that delivers the outbox (wraps `celery … worker`)."""
+    _exec_celery("worker", ["--concurrency", str(concurrency), "--loglevel", loglevel])
+
+
+@app.command("beat")
+def beat(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO") -> None:
+    """Run celery beat: claims due outbox rows every few seconds (wraps `celery … beat`)."""
+    from coordinator.config import get_settings
+
+    var = get_settings().var_dir
+    var.mkdir(parents=True, exist_ok=True)
+    schedule, pidfile = var / "celerybeat-schedule", var / "celerybeat.pid"
+    _exec_celery(
+        "beat", ["--loglevel", loglevel, "--schedule", str(schedule), "--pidfile", str(pidfile)]
+    )
+
+
+@app.command("serve")
+def serve(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 2,
+) -> None:
+    """Worker, beat and a local mail catcher together (a local installation); Ctrl-C stops."""
+    from coordinator.services.local_stack import serve_forever
+
+    with database():
+        pass
+    serve_forever(out, concurrency=concurrency)
+
+
+@outbox_app.command("status")
+def outbox_status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts per kind and state, what is due, and the failures with the server's reason."""
+    from coordinator.services.delivery import outbox_status
+
+    with database() as db:
+        status = outbox_status(db)
+    if as_json:
+        print(json.dumps(status, default=iso_z, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Outbox at {iso_z(status['now'])}")
+    states = list(status["totals"])
+    table.add_column("kind")
+    for state in states:
+        table.add_column(state, justify="right")
+    for kind, counts in status["by_kind"].items():
+        table.add_row(kind, *(str(counts[s]) for s in states))
+    table.add_row("[bold]all[/]", *(f"[bold]{status['totals'][s]}[/]" for s in states))
+    out.print(table)
+    out.print(
+        f"due now: {status['due_now']} · retrying: {status['retrying']} · expired leases: "
+        f"{status['expired_leases']} · next due: {iso_z(status['next_due']) or '—'}"
+    )
+    for f in status["failures"]:
+        out.print(
+            f"[red]failed[/] #{f['id']} {f['kind']} to {f['recipient']} "
+            f"after {f['attempts']} attempt(s): {f['last_error']}"
+        )
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    message_id: Annotated[int | None, typer.Argument(metavar="[ID]")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed message.")] = False,
+) -> None:
+    """Requeue one message by ID, or every failed one (same Message-ID, attempts reset)."""
+    from coordinator.services.delivery import retry_messages
+
+    with database() as db:
+        count = retry_messages(db, message_id=message_id, failed=failed)
+    noun = "message" if count == 1 else "messages"
+    out.print(f"{count} {noun} requeued")
 
 
 def main() -> None:

@@ -1,21 +1,62 @@
 """The Celery application, configured from ``coordinator.config``.
 
 Embedded default: Celery's SQLAlchemy transport on a SQLite file under ``./var/``; production:
-Redis (or RabbitMQ) from ``COORDINATOR_BROKER_URL``. Tasks take row ids only (JSON).
+Redis (or RabbitMQ) from ``COORDINATOR_BROKER_URL``. Every task derives from
+:class:`CoordinatorTask`: JSON arguments (row ids only), acknowledged after it ran
+(``acks_late``), given back to the broker when its worker process dies
+(``reject_on_worker_lost``), one message prefetched at a time, bounded by time limits, no
+results stored. The outbox table, not the broker, is the source of truth: nothing is scheduled
+days ahead in the broker (no ETA tasks); celery beat runs :func:`workers.tasks.dispatch_due`
+every ``COORDINATOR_OUTBOX_DISPATCH_INTERVAL`` seconds.
+
+    celery -A workers.celery_app worker      (or: coordinator worker)
+    celery -A workers.celery_app beat        (or: coordinator beat)
 """
 
 from __future__ import annotations
 
-from celery import Celery
+import os
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
 
 from coordinator.config import get_settings
+from coordinator.reminders.settings import get_outbox_settings
+
+TIME_LIMIT = 300
+SOFT_TIME_LIMIT = 240
+
+
+class CoordinatorTask(Task):
+    """The one task base class: the delivery guarantees every task needs."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    time_limit = TIME_LIMIT
+    soft_time_limit = SOFT_TIME_LIMIT
+    serializer = "json"
+    typing = True
+
+
+def broker_options(url: str) -> dict:
+    options: dict = {}
+    if url.startswith(("redis://", "rediss://", "sentinel://")):
+        # Longer than any task may run, so a running task is never handed to a second worker.
+        options["visibility_timeout"] = 3 * TIME_LIMIT
+        prefix = os.environ.get("COORDINATOR_BROKER_KEY_PREFIX")
+        if prefix:
+            options["global_keyprefix"] = prefix
+    return options
 
 
 def make_app() -> Celery:
     settings = get_settings()
-    if settings.resolved_broker_url.startswith("sqla+sqlite"):
+    outbox = get_outbox_settings()
+    url = settings.resolved_broker_url
+    if url.startswith("sqla+sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("coordinator", broker=settings.resolved_broker_url, include=[])
+    app = Celery("coordinator", broker=url, include=["workers.tasks"], task_cls=CoordinatorTask)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -25,13 +66,35 @@ def make_app() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=300,
-        task_soft_time_limit=240,
+        task_time_limit=TIME_LIMIT,
+        task_soft_time_limit=SOFT_TIME_LIMIT,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options=broker_options(url),
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
         timezone="UTC",
         enable_utc=True,
+        beat_schedule={
+            "dispatch-due-outbox-rows": {
+                "task": "coordinator.dispatch_due",
+                "schedule": outbox.dispatch_interval,
+                # A tick that waited longer than a few intervals is stale: a newer one follows.
+                "options": {"expires": max(3 * outbox.dispatch_interval, 10.0)},
+            }
+        },
     )
     return app
 
 
 app = make_app()
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:
+    """A forked pool process must not share the parent's database connections."""
+    from coordinator.db import get_engine
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)

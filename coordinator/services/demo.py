@@ -19,6 +19,9 @@ STYLE = {"working": "green", "early": "yellow", "evening": "dark_orange", "night
 
 
 def run_demo(db: Db, out: Console) -> None:
+    from coordinator.services.demo_delivery import deliver_with_workers, use_demo_clock
+
+    use_demo_clock()  # the kickoff's own time: two weeks before its first session
     report = import_network(db, KICKOFF)
     network = get_network(db)
     out.print(
@@ -38,6 +41,7 @@ def run_demo(db: Db, out: Console) -> None:
         else:
             out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
     print_grid(out, network.cities, sessions)
+    deliver_with_workers(db.get_bind(), out)
 
 
 def print_grid(out: Console, cities, sessions) -> None:
