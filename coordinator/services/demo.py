@@ -28,12 +28,10 @@ def run_demo(db: Db, out: Console) -> None:
         f"[bold]{network.name}[/]: {len(network.cities)} cities, {len(network.groups)} working groups "
         f"({'imported' if report.changed else 'already imported'})"
     )
-    sessions = list(
-        db.scalars(select(Session).order_by(Session.window_start, Session.id))
-    )
+    sessions = list(db.scalars(select(Session).order_by(Session.window_start, Session.id)))
     for session in sessions:
         if session.status == "draft":
-            best = plan_session(db, session.id, top=1).candidates[0]
+            best = best_free_slot(db, session, sessions)
             schedule_session(db, session.id, best.start_utc)
             out.print(
                 f"  {session.title}: best slot {best.start_utc:%Y-%m-%d %H:%M}Z (cost {best.cost:.2f})"
@@ -42,6 +40,25 @@ def run_demo(db: Db, out: Console) -> None:
             out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
     print_grid(out, network.cities, sessions)
     deliver_with_workers(db.get_bind(), out)
+
+
+def best_free_slot(db: Db, session: Session, others: list[Session]):
+    """The best-ranked slot that does not double-book a presenting city already fixed in
+    another session (Tokyo presents in all five kickoff sessions)."""
+    members = {m.city_id for m in session.group.memberships if m.role == "member"}
+    busy = [
+        (o.start_utc, o.end_utc)
+        for o in others
+        if o.id != session.id
+        and o.start_utc is not None
+        and o.status != "cancelled"
+        and members & {m.city_id for m in o.group.memberships if m.role == "member"}
+    ]
+    ranked = plan_session(db, session.id, top=10_000).candidates
+    for candidate in ranked:
+        if all(candidate.end_utc <= start or candidate.start_utc >= end for start, end in busy):
+            return candidate
+    return ranked[0]
 
 
 def print_grid(out: Console, cities, sessions) -> None:
@@ -66,7 +83,9 @@ def print_grid(out: Console, cities, sessions) -> None:
                 cells.append("[yellow]zone unknown[/]" if city.zone == "unknown" else "—")
                 continue
             mark = " ⚑" if t.notes else ""
-            cells.append(f"[{STYLE.get(t.comfort, '')}]{t.local_start:%a %H:%M} {t.utc_offset}{mark}[/]")
+            cells.append(
+                f"[{STYLE.get(t.comfort, '')}]{t.local_start:%a %H:%M} {t.utc_offset}{mark}[/]"
+            )
         table.add_row(f"{city.name} {city.name_ja or ''}", *cells)
     out.print(table)
     out.print("green working hours · yellow early · orange evening · red night · ⚑ weekend/holiday")
