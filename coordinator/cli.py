@@ -383,6 +383,62 @@ def outbox_retry(
     out.print(f"{count} {noun} requeued")
 
 
+# --- API keys ------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="admin, organizer or viewer.")],
+    network: Annotated[
+        str | None, typer.Option("--network", help="The network's slug (organizer, viewer).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Who or what uses it.")] = None,
+) -> None:
+    """Create an API key and print it: it is shown this once, only its hash is kept."""
+    from coordinator.services.keys import create_key
+
+    with database() as db:
+        new = create_key(db, role=role, network=network, name=name)
+        scope = new.key.network.slug if new.key.network else "every network"
+    print(new.secret)
+    print(f"key {new.key.id} ({role}, {scope}): shown this once, keep it", file=sys.stderr)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    from coordinator.services.keys import list_keys
+
+    with database() as db:
+        table = Table(title="API keys")
+        for column in ("id", "prefix", "role", "network", "name", "created", "revoked"):
+            table.add_column(column)
+        for key in list_keys(db):
+            table.add_row(
+                str(key.id),
+                key.prefix,
+                key.role,
+                key.network.slug if key.network else "*",
+                key.name or "",
+                iso_z(key.created_at) or "",
+                iso_z(key.revoked_at) or "",
+            )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke an API key: it stops working at once."""
+    from coordinator.services.keys import revoke_key
+
+    with database() as db:
+        key = revoke_key(db, key_id)
+    out.print(f"key {key.id} revoked")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
