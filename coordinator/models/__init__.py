@@ -2,12 +2,14 @@
 is complete for Alembic and for tests."""
 
 from coordinator.models.access import ApiKey, FeedToken
+from coordinator.models.attendance import Attendance
 from coordinator.models.network import City, Delegate, GroupMembership, Network, WorkingGroup
 from coordinator.models.outbox import OutboxMessage
 from coordinator.models.session import Presentation, Session
 
 __all__ = [
     "ApiKey",
+    "Attendance",
     "City",
     "Delegate",
     "FeedToken",
