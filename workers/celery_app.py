@@ -25,6 +25,7 @@ from coordinator.reminders.settings import get_outbox_settings
 
 TIME_LIMIT = 300
 SOFT_TIME_LIMIT = 240
+EMBEDDED_POLLING_INTERVAL = 0.1
 
 
 class CoordinatorTask(Task):
@@ -56,6 +57,12 @@ def make_app() -> Celery:
     url = settings.resolved_broker_url
     if url.startswith("sqla+sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqla+"):
+        # The SQLAlchemy transport polls its table, once a second by default, and hands every
+        # transport option to create_engine(), so its interval is set on the class.
+        from kombu.transport import sqlalchemy as embedded_transport
+
+        embedded_transport.Transport.polling_interval = EMBEDDED_POLLING_INTERVAL
     app = Celery("coordinator", broker=url, include=["workers.tasks"], task_cls=CoordinatorTask)
     app.conf.update(
         task_serializer="json",
@@ -82,7 +89,13 @@ def make_app() -> Celery:
                 "schedule": outbox.dispatch_interval,
                 # A tick that waited longer than a few intervals is stale: a newer one follows.
                 "options": {"expires": max(3 * outbox.dispatch_interval, 10.0)},
-            }
+            },
+            # Session packs whose materials deadline (plus grace) has passed.
+            "dispatch-due-session-packs": {
+                "task": "coordinator.dispatch_due_packs",
+                "schedule": outbox.dispatch_interval,
+                "options": {"expires": max(3 * outbox.dispatch_interval, 10.0)},
+            },
         },
     )
     return app
