@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from coordinator import timezones
+from coordinator.cli_series import series_app
 from coordinator.errors import UserError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(sessions_app, name="sessions")
 outbox_app = typer.Typer(help="The outbox: messages waiting, sent, failed.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(series_app, name="series")
 
 out = Console(highlight=False, soft_wrap=True)
 
