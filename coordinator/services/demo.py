@@ -39,6 +39,7 @@ def run_demo(db: Db, out: Console) -> None:
         else:
             out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
     print_grid(out, network.cities, sessions)
+    print_kickoff_check(db, out)
     deliver_with_workers(db.get_bind(), out)
 
 
@@ -89,3 +90,36 @@ def print_grid(out: Console, cities, sessions) -> None:
         table.add_row(f"{city.name} {city.name_ja or ''}", *cells)
     out.print(table)
     out.print("green working hours · yellow early · orange evening · red night · ⚑ weekend/holiday")
+
+
+def print_kickoff_check(db: Db, out: Console) -> None:
+    """The kickoff check: the five sessions planned jointly (``coordinator series plan``)
+    never double-book a presenting city; fails the demo if they do."""
+    from coordinator.services.series import kickoff_check
+
+    check = kickoff_check(db)
+    fair = check.outcome.plan.fair
+    unfair = check.outcome.plan.unfair
+    status = "proven optimal" if fair.status == "OPTIMAL" else f"gap {fair.gap:.1%}"
+    out.print(
+        f"[bold]Kickoff check[/]: the {len(fair.sessions)} sessions planned jointly over their "
+        f"dates ({status}, {fair.wall_time:.2f} s)"
+    )
+    for planned in sorted(fair.sessions, key=lambda p: p.start_utc):
+        out.print(f"  {planned.start_utc:%Y-%m-%d %H:%M}Z  {planned.title}")
+    presenters = ", ".join(f"{city} in {len(rows)}" for city, rows in check.presenters.items())
+    clashes = {city: pairs for city, pairs in check.double_booked.items() if pairs}
+    if clashes:
+        raise RuntimeError(f"kickoff check failed: double-booked {clashes}")
+    out.print(f"  [green]no presenting city double-booked[/] ({presenters} sessions)")
+    alone = {city: len(pairs) for city, pairs in check.independent_clashes.items() if pairs}
+    if alone:
+        out.print(
+            "  each session at its own best slot would double-book "
+            + ", ".join(f"{city} ({n}x)" for city, n in alone.items())
+        )
+    if unfair is not None:
+        out.print(
+            f"  worst night share {fair.max_night_share:.0%} (discomfort {fair.discomfort:.1f}) vs "
+            f"{unfair.max_night_share:.0%} ({unfair.discomfort:.1f}) without fairness"
+        )

@@ -344,3 +344,17 @@ def test_scheduled_sessions_stay_fixed_unless_replanned(kickoff):
     a, b = kickoff.get(Session, flood.id), kickoff.get(Session, water.id)
     assert a.end_utc <= b.start_utc or b.end_utc <= a.start_utc
     assert len(outcome.scheduled) in (1, 2)  # one may keep its start; the other moves
+
+
+def test_the_demo_step_prints_the_kickoff_check(kickoff):
+    from rich.console import Console
+
+    from coordinator.services.demo import print_kickoff_check
+
+    console = Console(record=True, width=200)
+    print_kickoff_check(kickoff, console)
+    text = console.export_text()
+
+    assert "Kickoff check: the 5 sessions planned jointly" in text
+    assert "no presenting city double-booked" in text
+    assert "Tokyo in 5" in text and "Rotterdam in 4" in text
