@@ -40,12 +40,13 @@ class CoordinatorTask(Task):
     typing = True
 
 
-def broker_options(url: str) -> dict:
+def broker_options(url: str, prefix: str | None = None) -> dict:
+    """Transport options: on Redis a visibility timeout longer than any task, and the key prefix
+    from ``COORDINATOR_BROKER_KEY_PREFIX`` (several installations or tests on one Redis)."""
     options: dict = {}
     if url.startswith(("redis://", "rediss://", "sentinel://")):
-        # Longer than any task may run, so a running task is never handed to a second worker.
         options["visibility_timeout"] = 3 * TIME_LIMIT
-        prefix = os.environ.get("COORDINATOR_BROKER_KEY_PREFIX")
+        prefix = prefix if prefix is not None else os.environ.get("COORDINATOR_BROKER_KEY_PREFIX")
         if prefix:
             options["global_keyprefix"] = prefix
     return options

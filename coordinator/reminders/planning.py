@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from coordinator import clock
 from coordinator.db import Db
 from coordinator.errors import UserError
@@ -69,36 +71,50 @@ def plan_reminders(db: Db, session: Session, *, now: datetime | None = None) -> 
     offsets = reminder_offsets(session)
     now = now or clock.now()
     start = session.start_utc
-    dropped = drop_reminders(db, session)
-    planned = kept = skipped = 0
     recipients = session_recipients(session)
-    for text, delta in offsets:
-        due = start - delta
-        if due <= now:
-            skipped += len(recipients)
+    db.flush()
+    wanted = {
+        reminder_key(session, delegate.id, text, start): (delegate, text, start - delta)
+        for text, delta in offsets
+        for delegate in recipients
+    }
+    # Pending reminders of another start, offset or recipient are no longer wanted.
+    dropped = 0
+    for row in db.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.session_id == session.id,
+            OutboxMessage.kind == KIND,
+            OutboxMessage.status == "pending",
+        )
+    ):
+        if row.idempotency_key not in wanted:
+            row.status = "dropped"
+            dropped += 1
+    planned = kept = skipped = 0
+    for key, (delegate, text, due) in wanted.items():
+        existing = db.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        if existing is not None and existing.status != "dropped":
+            kept += 1  # already planned (or sent) for this very moment
             continue
-        for delegate in recipients:
-            row, created = add_message(
+        if due <= now:
+            skipped += 1  # its moment passed before it was planned: no late "in 7 days"
+            continue
+        if existing is not None:
+            _revive(existing, due)  # moved away and back: the same reminder, same Message-ID
+        else:
+            add_message(
                 db,
                 kind=KIND,
-                key=reminder_key(session, delegate.id, text, start),
+                key=key,
                 recipient=delegate.email,
                 due_at=due,
                 session_id=session.id,
                 delegate_id=delegate.id,
                 payload={"offset": text, "start_utc": start.isoformat()},
             )
-            if created:
-                planned += 1
-            elif row.status == "dropped":
-                # Moved away and back again: the same reminder for the same moment is wanted.
-                _revive(row, due)
-                planned += 1
-                dropped -= 1
-            else:
-                kept += 1
+        planned += 1
     db.flush()
-    return ReminderPlan(planned, kept, skipped, max(dropped, 0))
+    return ReminderPlan(planned, kept, skipped, dropped)
 
 
 def _revive(row: OutboxMessage, due: datetime) -> None:

@@ -293,3 +293,47 @@ def test_a_moved_session_is_reminded_for_its_new_time_and_a_cancelled_one_not_at
         ).all()
     assert off and {r.status for r in off} == {"dropped"}
     assert len(old) == 80 and {r.payload["start_utc"] for r in old} == {start.isoformat()}
+
+
+def test_a_rolled_back_transaction_leaves_no_outbox_row_and_no_task(stack):
+    from celery import Celery
+
+    from coordinator.reminders import delivery, plan_reminders
+    from workers.celery_app import broker_options
+
+    url = stack.env["COORDINATOR_BROKER_URL"]
+    app = Celery("probe", broker=url)
+    app.conf.broker_transport_options = broker_options(
+        url, stack.env.get("COORDINATOR_BROKER_KEY_PREFIX", "")
+    )
+
+    def enqueue(ids: list[int], token: str) -> None:
+        app.send_task("coordinator.deliver", args=[ids, token])
+
+    def queued() -> int:
+        with app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue="celery").message_count
+
+    now = utcnow()
+    start = now + timedelta(hours=2)
+    seeded = seed_session(stack.engine, delegates=25, start=start, offsets=[], plan_at=now)
+    with OrmSession(bind=stack.engine, expire_on_commit=False) as db:
+        session = db.get(Session, seeded.session_id)
+        session.reminder_offsets = ["PT1H"]
+        with pytest.raises(RuntimeError, match="changed my mind"), unit_of_work(db):
+            assert plan_reminders(db, session, now=now).planned == 25  # written, in the tx
+            raise RuntimeError("changed my mind")
+    clock.set_now(start - timedelta(minutes=30))  # what it planned would be due now
+    assert rows(stack.engine) == []
+    assert delivery.dispatch_due(stack.engine, enqueue) == 0
+    assert queued() == 0
+
+    # The same change committed: its rows exist and a dispatch hands them to the broker, so
+    # the two measurements above could have seen them.
+    with OrmSession(bind=stack.engine, expire_on_commit=False) as db, unit_of_work(db):
+        session = db.get(Session, seeded.session_id)
+        session.reminder_offsets = ["PT1H"]
+        plan_reminders(db, session, now=now)
+    assert len(rows(stack.engine)) == 25
+    assert delivery.dispatch_due(stack.engine, enqueue) == 25
+    assert queued() >= 1
