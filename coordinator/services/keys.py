@@ -7,9 +7,10 @@
 - **Feed tokens**: the unguessable part of a calendar feed's address, one per delegate, city
   or working group. Issuing one replaces the previous one (rotation): the old address stops
   working in the same transaction. Only the SHA-256 is stored.
-- **Signed links** (presenter and delegate links): ``<payload>.<signature>``, HMAC-SHA256 with
+- **Signed links** (delegate and time-grid links): ``<payload>.<signature>``, HMAC-SHA256 with
   the installation's secret key over a payload naming one purpose, one resource and an
   expiry. Nothing is stored; a link is valid for its purpose and resource until it expires.
+  (Presenters' upload links are the submissions' tokens, which are stored and revocable.)
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _network_for_key(db: Db, slug: str | None) -> Network:
 
 def verify_key(db: Db, secret: str) -> KeyIdentity | None:
     """The key's identity if ``secret`` is a current key, else ``None`` (never says why)."""
-    parts = secret.split("_")
+    parts = secret.split("_", 2)  # the secret itself may contain "_"
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or len(parts[1]) > 16:
         return None
     row = db.execute(
@@ -162,10 +163,11 @@ def find_feed(db: Db, token: str) -> FeedToken | None:
 
 # --- signed links -------------------------------------------------------------------------------
 
-LINK_PURPOSES = ("upload", "feed", "rsvp", "grid")
-"""``upload``: a presenter's materials (a presentation); ``feed``: a delegate rotating their feed
-address (a delegate); ``rsvp``: a delegate answering invites (a delegate); ``grid``: a
-read-only time grid of one session (a session)."""
+LINK_PURPOSES = ("feed", "rsvp", "grid")
+"""``feed``: a delegate rotating their feed address (a delegate); ``rsvp``: a delegate answering
+invites (a delegate); ``grid``: a read-only time grid of one session (a session). Presenters'
+upload links are the submissions' own tokens (:mod:`coordinator.submissions.tokens`): stored,
+revocable and valid until the materials deadline."""
 
 
 @dataclass(frozen=True)
