@@ -34,6 +34,8 @@ app.add_typer(network_app, name="network")
 app.add_typer(sessions_app, name="sessions")
 outbox_app = typer.Typer(help="The outbox: messages waiting, sent, failed.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+rsvp_app = typer.Typer(help="Attendees' answers to invitations (iTIP REPLY).", no_args_is_help=True)
+app.add_typer(rsvp_app, name="rsvp")
 app.add_typer(series_app, name="series")
 
 out = Console(highlight=False, soft_wrap=True)
@@ -237,15 +239,231 @@ def sessions_plan(
 @sessions_app.command("schedule")
 def sessions_schedule(
     session_id: Annotated[int, typer.Argument(metavar="ID")],
-    at: Annotated[str, typer.Option("--at", help="Start, e.g. 2023-10-03T11:00Z.")],
+    at: Annotated[str | None, typer.Option("--at", help="Start, e.g. 2023-10-03T11:00Z.")] = None,
+    duration: Annotated[int | None, typer.Option("--duration", help="Minutes.")] = None,
+    link: Annotated[
+        str | None, typer.Option("--link", help="Online meeting address ('' = the network's).")
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="Note shown to attendees; sends no update.")
+    ] = None,
 ) -> None:
-    """Fix a session's start."""
-    from coordinator.services.planning import schedule_session
+    """Fix a session's start. On a published session this is a reschedule: a new start,
+    duration or link sends every attendee an update (same UID, SEQUENCE + 1)."""
+    from coordinator.services.invitations import reschedule_session
+    from coordinator.services.planning import get_session
 
-    start = parse_when(at, "--at")
+    if at is None and duration is None and link is None and note is None:
+        raise UserError("give --at, --duration, --link or --note")
+    start = parse_when(at, "--at") if at is not None else None
     with database() as db:
-        session = schedule_session(db, session_id, start)
-        out.print(f"session {session.id} {session.title!r} scheduled at {iso_z(session.start_utc)}")
+        report = reschedule_session(
+            db, session_id, start=start, duration=duration, meeting_url=link, note=note
+        )
+        session = get_session(db, session_id)
+        published, start_utc = session.is_published, session.start_utc
+    label = f"session {report.session_id} {report.title!r}"
+    if report.kind == "update":
+        out.print(
+            f"{label} rescheduled ({'; '.join(report.changes)}): SEQUENCE {report.sequence}, "
+            f"{_count(report.written, 'update')} written"
+            + (
+                f", {_count(report.dropped, 'superseded message')} dropped"
+                if report.dropped
+                else ""
+            )
+        )
+        _print_skipped(report.skipped)
+    elif published:
+        what = "; ".join(report.changes) if report.changes else "nothing changed"
+        out.print(
+            f"{label}: {what}; nothing that attendees' calendars show changed, so SEQUENCE "
+            f"stays {report.sequence} and nothing is sent"
+        )
+    elif start is not None:
+        out.print(f"{label} scheduled at {iso_z(start_utc)}")
+    else:
+        what = "; ".join(report.changes) if report.changes else "nothing changed"
+        out.print(f"{label}: {what} (not published: nothing sent)")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _print_skipped(skipped) -> None:
+    for person in skipped:
+        out.print(f"[yellow]skipped[/] {person.name} <{person.email}>: {person.reason}")
+
+
+@sessions_app.command("publish")
+def sessions_publish(session_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Send the invitations: one iMIP invite (METHOD:REQUEST) per attendee, through the outbox."""
+    from coordinator.services.invitations import publish_session
+
+    with database() as db:
+        report = publish_session(db, session_id)
+    label = f"session {report.session_id} {report.title!r}"
+    if report.already:
+        out.print(
+            f"{label} was already published: {_count(report.written, 'invitation')} written "
+            f"for attendees who had none ({report.existing} already there)"
+        )
+    else:
+        out.print(
+            f"{label} published: {_count(report.written, 'invitation')} written "
+            f"(SEQUENCE {report.sequence})"
+        )
+    _print_skipped(report.skipped)
+
+
+@sessions_app.command("cancel")
+def sessions_cancel(session_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Cancel a session: attendees get METHOD:CANCEL (SEQUENCE + 1); reminders are dropped."""
+    from coordinator.services.invitations import cancel_session
+
+    with database() as db:
+        report = cancel_session(db, session_id)
+    label = f"session {report.session_id} {report.title!r}"
+    if report.already:
+        out.print(f"{label} was already cancelled; nothing sent")
+        return
+    if report.kind == "cancel":
+        out.print(
+            f"{label} cancelled: SEQUENCE {report.sequence}, "
+            f"{_count(report.written, 'cancellation')} written, "
+            f"{_count(report.dropped, 'pending message')} dropped"
+        )
+        _print_skipped(report.skipped)
+    else:
+        out.print(
+            f"{label} cancelled (it was not published: nothing sent, "
+            f"{_count(report.dropped, 'pending reminder')} dropped)"
+        )
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A session's details: times in every city, agenda, attendance (RSVPs), messages."""
+    from coordinator.services.invitations import session_details
+
+    with database() as db:
+        data = session_details(db, session_id)
+    if as_json:
+        print(json.dumps(data, default=iso_z, ensure_ascii=False, indent=2))
+        return
+    title = data["title"] + (f" / {data['title_ja']}" if data["title_ja"] else "")
+    out.print(f"[bold]{title}[/]")
+    group = data["group"] + (f" / {data['group_ja']}" if data["group_ja"] else "")
+    out.print(f"group: {group}")
+    published = iso_z(data["published_at"]) or "not published"
+    out.print(
+        f"status: {data['status']} · published: {published} · UID {data['uid']} "
+        f"· SEQUENCE {data['sequence']}"
+    )
+    when = (
+        f"{iso_z(data['start_utc'])} – {iso_z(data['end_utc'])} ({data['duration_minutes']} min)"
+        if data["start_utc"]
+        else f"not scheduled ({data['duration_minutes']} min)"
+    )
+    out.print(f"when (UTC): {when}")
+    out.print(f"link: {data['meeting_url'] or '—'}")
+    if data["note"]:
+        out.print(f"note: {data['note']}")
+    if data["local_times"]:
+        local = Table(title="Local time in each city")
+        for column in ("city", "", "role", "local time", "zone"):
+            local.add_column(column, overflow="fold")
+        for row in data["local_times"]:
+            local.add_row(row["city"], row["city_ja"] or "", row["role"], row["local"], row["zone"])
+        out.print(local)
+    agenda = Table(title="Agenda")
+    for column in ("#", "city", "presenting body", "title", "presenter"):
+        agenda.add_column(column, overflow="fold")
+    for item in data["agenda"]:
+        agenda.add_row(
+            str(item["position"]),
+            item["city"],
+            item["body"],
+            item["title"] + (f"\n{item['title_ja']}" if item["title_ja"] else ""),
+            item["presenter"] or "",
+        )
+    out.print(agenda)
+    counts = data["attendance"]["counts"]
+    out.print("attendance: " + " · ".join(f"{n} {answer.lower()}" for answer, n in counts.items()))
+    people = Table(title=f"{len(data['attendance']['delegates'])} attendees")
+    for column in ("delegate", "email", "city", "answer", "answered"):
+        people.add_column(column, overflow="fold")
+    for person in data["attendance"]["delegates"]:
+        answered = iso_z(person["replied_at"]) or "—"
+        answer = person["partstat"]
+        if not person["current"]:
+            answer += f" (to SEQUENCE {person['sequence']}, before the last change)"
+        people.add_row(person["name"], person["email"], person["city"], answer, answered)
+    out.print(people)
+    if data["messages"]:
+        out.print(
+            "messages: "
+            + "; ".join(
+                f"{kind} " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+                for kind, states in data["messages"].items()
+            )
+        )
+
+
+# --- rsvp and calendar feeds --------------------------------------------------------------------
+
+
+@rsvp_app.command("import")
+def rsvp_import(
+    file: Annotated[Path, typer.Argument(help="An .ics or an .eml holding METHOD:REPLY.")],
+) -> None:
+    """Record attendees' answers (ACCEPTED, DECLINED, TENTATIVE); all or nothing per file."""
+    from coordinator.services.invitations import import_replies
+
+    with database() as db:
+        result = import_replies(db, file)
+    out.print(
+        f"{file.name}: {_count(len(result.recorded), 'answer')} recorded"
+        + (f", {result.unchanged} unchanged" if result.unchanged else "")
+    )
+    for r in result.recorded:
+        was = f" (was {r.previous})" if r.previous else ""
+        out.print(
+            f"  {r.name} <{r.email}>: {r.partstat}{was} for session {r.session_id} "
+            f"{r.session_title!r}"
+        )
+
+
+@app.command("ics")
+def ics(
+    session: Annotated[int | None, typer.Option("--session", help="A session ID.")] = None,
+    delegate: Annotated[
+        str | None, typer.Option("--delegate", help="A delegate's email: their groups.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="A working group's name.")] = None,
+    language: Annotated[
+        str, typer.Option("--language", help="en or ja (a delegate's feed: theirs).")
+    ] = "en",
+) -> None:
+    """Write a calendar feed (METHOD:PUBLISH) to stdout; cancelled sessions stay, cancelled."""
+    from coordinator.services import invitations
+
+    if sum(x is not None for x in (session, delegate, group)) != 1:
+        raise UserError("give exactly one of --session ID, --delegate EMAIL, --group NAME")
+    with database() as db:
+        if session is not None:
+            data = invitations.session_feed(db, session, language=language)
+        elif delegate is not None:
+            data = invitations.delegate_feed(db, delegate)
+        else:
+            data = invitations.group_feed(db, group, language=language)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 # --- slots -------------------------------------------------------------------------------
@@ -439,6 +657,31 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     with database() as db:
         key = revoke_key(db, key_id)
     out.print(f"key {key.id} revoked")
+
+
+@outbox_app.command("export")
+def outbox_export(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to write .eml files.")],
+    include_sent: Annotated[
+        bool, typer.Option("--all", help="Also messages already sent (as they render now).")
+    ] = False,
+) -> None:
+    """Write each pending message as an .eml file, as delivery would send it now; nothing is
+    marked sent."""
+    from coordinator.services.invitations import export_outbox
+
+    statuses = ("pending", "claimed", "sent") if include_sent else ("pending",)
+    with database() as db:
+        report = export_outbox(db, directory, statuses=statuses)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.by_kind.items()))
+    out.print(
+        f"{_count(len(report.files), 'message')} written to {directory}/"
+        + (f" ({kinds})" if kinds else "")
+        + (f"; {report.not_wanted} no longer wanted, not written" if report.not_wanted else "")
+    )
+    sample = report.sample()
+    if sample is not None:
+        out.print(f"sample: {sample}")
 
 
 def main() -> None:

@@ -175,20 +175,32 @@ def plan_session(db: Db, session_id: int, *, step_minutes: int = 15, top: int = 
     )
 
 
+def check_start(session: Session, start: datetime, duration_minutes: int | None = None) -> None:
+    """A start (and duration) the session can take: an aware instant inside its window."""
+    if start.tzinfo is None:
+        raise UserError("--at: give a UTC instant or an offset, e.g. 2023-10-03T11:00Z")
+    end = start + timedelta(minutes=duration_minutes or session.duration_minutes)
+    if start < session.window_start or end > session.window_end:
+        raise UserError(
+            f"--at: {start:%Y-%m-%d %H:%M}Z–{end:%H:%M}Z is outside the session's window "
+            f"{session.window_start:%Y-%m-%d %H:%M}Z–{session.window_end:%Y-%m-%d %H:%M}Z"
+        )
+
+
 def schedule_session(db: Db, session_id: int, start: datetime) -> Session:
-    """Fix a draft session's start. (Moving a published session is a reschedule: see invites.)"""
+    """Fix a draft session's start. Moving a published session is a reschedule that sends its
+    attendees an update: it goes to :func:`coordinator.services.invitations.reschedule_session`."""
+    session = get_session(db, session_id)
+    if session.is_published and session.status != "cancelled":
+        from coordinator.services.invitations import reschedule_session
+
+        reschedule_session(db, session_id, start=start)
+        return session
     with unit_of_work(db):
         session = get_session(db, session_id)
         if session.status == "cancelled":
             raise UserError(f"session {session_id} is cancelled; it cannot be scheduled")
-        if start.tzinfo is None:
-            raise UserError("--at: give a UTC instant or an offset, e.g. 2023-10-03T11:00Z")
-        end = start + timedelta(minutes=session.duration_minutes)
-        if start < session.window_start or end > session.window_end:
-            raise UserError(
-                f"--at: {start:%Y-%m-%d %H:%M}Z–{end:%H:%M}Z is outside the session's window "
-                f"{session.window_start:%Y-%m-%d %H:%M}Z–{session.window_end:%Y-%m-%d %H:%M}Z"
-            )
+        check_start(session, start)
         session.start_utc = start
         session.status = "scheduled"
         from coordinator.reminders import plan_reminders
