@@ -20,6 +20,7 @@ STYLE = {"working": "green", "early": "yellow", "evening": "dark_orange", "night
 
 def run_demo(db: Db, out: Console) -> None:
     from coordinator.services.demo_delivery import deliver_with_workers, use_demo_clock
+    from coordinator.services.demo_invitations import publish_and_export
 
     use_demo_clock()  # the kickoff's own time: two weeks before its first session
     report = import_network(db, KICKOFF)
@@ -40,6 +41,7 @@ def run_demo(db: Db, out: Console) -> None:
             out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
     print_grid(out, network.cities, sessions)
     print_kickoff_check(db, out)
+    publish_and_export(db, out, sessions)  # the invitations, before the workers deliver
     deliver_with_workers(db.get_bind(), out)
 
 
