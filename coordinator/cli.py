@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from coordinator import timezones
+from coordinator.cli_materials import add_session_commands, api, materials_app
 from coordinator.cli_series import series_app
 from coordinator.errors import UserError
 
@@ -37,6 +38,9 @@ app.add_typer(outbox_app, name="outbox")
 rsvp_app = typer.Typer(help="Attendees' answers to invitations (iTIP REPLY).", no_args_is_help=True)
 app.add_typer(rsvp_app, name="rsvp")
 app.add_typer(series_app, name="series")
+app.add_typer(materials_app, name="materials")
+add_session_commands(sessions_app)
+app.command("api")(api)
 
 out = Console(highlight=False, soft_wrap=True)
 

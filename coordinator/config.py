@@ -7,6 +7,7 @@ under ``./var/``, so one machine with nothing installed runs the whole product. 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,22 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_timeout: float = 10.0
 
+    # Presenters' materials (coordinator.submissions, coordinator.services.materials).
+    # Where uploaded files live, content-addressed (default: <var_dir>/storage).
+    storage_root: Path | None = None
+    # Largest accepted upload, in bytes (default 200 MiB); checked while the body streams in.
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # Default deadline for materials: this long before the session starts (ISO 8601 or seconds).
+    materials_deadline_before: timedelta = timedelta(hours=48)
+    # Uploads that started before the deadline may finish this long after it; upload links stay
+    # valid until the deadline plus this, and the session pack is built then.
+    materials_grace: timedelta = timedelta(minutes=15)
+    # Chasers to presenters with nothing submitted, this long before the deadline.
+    materials_chasers: tuple[timedelta, ...] = (timedelta(days=7), timedelta(days=2))
+    # Organizer access to the HTTP API's downloads (``Authorization: Bearer <token>``); unset
+    # means only API keys (coordinator keys create) open organizer routes.
+    admin_token: str | None = None
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -45,6 +62,14 @@ class Settings(BaseSettings):
         if self.broker_url:
             return self.broker_url
         return f"sqla+sqlite:///{(self.var_dir / 'broker.sqlite3').resolve()}"
+
+    @property
+    def resolved_storage_root(self) -> Path:
+        return (self.storage_root or self.var_dir / "storage").resolve()
+
+    @property
+    def packs_dir(self) -> Path:
+        return (self.var_dir / "packs").resolve()
 
     @property
     def is_embedded(self) -> bool:

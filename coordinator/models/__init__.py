@@ -3,6 +3,7 @@ is complete for Alembic and for tests."""
 
 from coordinator.models.access import ApiKey, FeedToken
 from coordinator.models.attendance import Attendance
+from coordinator.models.materials import SessionPack, Submission, UploadToken
 from coordinator.models.network import City, Delegate, GroupMembership, Network, WorkingGroup
 from coordinator.models.outbox import OutboxMessage
 from coordinator.models.session import Presentation, Session
@@ -18,5 +19,8 @@ __all__ = [
     "OutboxMessage",
     "Presentation",
     "Session",
+    "SessionPack",
+    "Submission",
+    "UploadToken",
     "WorkingGroup",
 ]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator.db import Base, UTCDateTime
@@ -35,6 +45,8 @@ class Session(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # ISO 8601 durations; None means the network's default.
     reminder_offsets: Mapped[list[str] | None] = mapped_column(JSON)
+    # Presenters' materials are due then; None means the default (48 h before the start).
+    materials_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     group: Mapped[WorkingGroup] = relationship(back_populates="sessions")
     presentations: Mapped[list[Presentation]] = relationship(
@@ -76,6 +88,8 @@ class Presentation(Base):
     presenter_id: Mapped[int | None] = mapped_column(
         ForeignKey("delegates.id", ondelete="SET NULL"), index=True
     )
+    # The organizer accepts uploads after the materials deadline for this presentation.
+    late_submissions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     session: Mapped[Session] = relationship(back_populates="presentations")
     city: Mapped[City] = relationship()

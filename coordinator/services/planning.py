@@ -204,8 +204,10 @@ def schedule_session(db: Db, session_id: int, start: datetime) -> Session:
         session.start_utc = start
         session.status = "scheduled"
         from coordinator.reminders import plan_reminders
+        from coordinator.services.materials import plan_materials
 
         plan_reminders(db, session)  # (re)plans for this start; skips past moments
+        plan_materials(db, session)  # calls for materials, chasers, the pack at the deadline
         return session
 
 

@@ -1,0 +1,233 @@
+"""Content-addressed storage of uploaded files.
+
+A file is stored once under a key derived from its SHA-256 (``sha256/ab/cd/abcd…``); its name
+never becomes a path. Writing goes through an :class:`Incoming` file: the body is streamed in
+chunks (constant memory) to a temporary file under the storage root (``.incoming/``, same file
+system), hashed on the way, limited in size while it arrives; :meth:`Incoming.finish` fsyncs it,
+and :meth:`FileSystemStorage.commit` renames it into place atomically (then fsyncs the
+directory). Identical content is stored once: committing a file whose key exists discards the
+new copy. A reader therefore sees a complete file or none; an upload cut off half way leaves
+nothing once :meth:`Incoming.abort` ran, and a crash leaves at most a ``.part`` file in
+``.incoming/``, which :meth:`FileSystemStorage.sweep_incoming` removes.
+
+:class:`Storage` is the interface the services use; :class:`FileSystemStorage` is the default
+backend (``COORDINATOR_STORAGE_ROOT``, by default ``./var/storage/``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from coordinator.config import get_settings
+from coordinator.submissions.types import HEAD_BYTES
+
+INCOMING = ".incoming"
+_KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})")
+
+
+class TooLarge(Exception):
+    """The file passed the size limit while it was arriving."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"over the limit of {limit} bytes")
+        self.limit = limit
+
+
+def key_for(sha256: str) -> str:
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class Incoming:
+    """A file being received: written to a temporary file, hashed and measured on the way."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.head = b""
+        self._hash = hashlib.sha256()
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._digest: str | None = None
+
+    def accept(self, data: bytes | memoryview) -> None:
+        """Count a chunk that is about to be written (and keep the first bytes, for type
+        detection); raises :class:`TooLarge`, having counted nothing, past the limit."""
+        n = len(data)
+        if self.size + n > self.max_bytes:
+            raise TooLarge(self.max_bytes)
+        if len(self.head) < HEAD_BYTES:
+            self.head += bytes(data[: HEAD_BYTES - len(self.head)])
+        self.size += n
+
+    def hash_chunks(self, chunks: list) -> None:
+        """Feed accepted chunks to the SHA-256 (in order; releases the GIL)."""
+        for chunk in chunks:
+            self._hash.update(chunk)
+
+    def write_chunks(self, chunks: list) -> None:
+        """Append accepted chunks to the file (in order; one ``writev`` when it can)."""
+        if self._fd is None:
+            raise RuntimeError("the file is closed")
+        total = sum(len(c) for c in chunks)
+        written = os.writev(self._fd, chunks) if len(chunks) > 1 else 0
+        if written == total:
+            return
+        # A short write (rare on a file): write the rest chunk by chunk.
+        for chunk in chunks:
+            view = memoryview(chunk)
+            if written >= len(view):
+                written -= len(view)
+                continue
+            view, written = view[written:], 0
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append a chunk: counted, hashed, written; raises :class:`TooLarge` (having written
+        nothing of it) past the limit."""
+        if not len(data):
+            return
+        self.accept(data)
+        self.hash_chunks([data])
+        self.write_chunks([data])
+
+    @property
+    def sha256(self) -> str:
+        if self._digest is None:
+            raise RuntimeError("the file is not finished")
+        return self._digest
+
+    def finish(self) -> str:
+        """Flush the file to disk (fsync) and close it; returns its SHA-256."""
+        if self._fd is None:
+            raise RuntimeError("the file was aborted")
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        self._digest = self._hash.hexdigest()
+        return self._digest
+
+    def open(self) -> BinaryIO:
+        """The received bytes, for inspection before the file is committed."""
+        return open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+
+    def abort(self) -> None:
+        """Drop the file: nothing of it remains."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> Incoming:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Whatever happened, no temporary file outlives the block (once committed, the file
+        # has been renamed away and there is nothing left to remove).
+        self.abort()
+
+
+class Storage(Protocol):
+    """Where materials live. Keys are opaque strings made by the storage from the content."""
+
+    def incoming(self, max_bytes: int) -> Incoming: ...
+
+    def commit(self, incoming: Incoming) -> str: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def local_path(self, key: str) -> Path | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class FileSystemStorage:
+    """Files under ``root``: ``root/sha256/ab/cd/<sha256>``, temporary files in
+    ``root/.incoming/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.incoming_dir = self.root / INCOMING
+
+    def _path(self, key: str) -> Path:
+        match = _KEY.fullmatch(key)
+        if match is None or match.group(3)[:4] != match.group(1) + match.group(2):
+            raise ValueError(f"not a storage key: {key!r}")
+        return self.root / key
+
+    def incoming(self, max_bytes: int) -> Incoming:
+        self.incoming_dir.mkdir(parents=True, exist_ok=True)
+        return Incoming(self.incoming_dir / f"{uuid.uuid4().hex}.part", max_bytes)
+
+    def commit(self, incoming: Incoming) -> str:
+        """Move a finished file into place under its content's key (atomic rename, then the
+        directory is synced); identical content already there is kept and the copy dropped."""
+        key = key_for(incoming.sha256)
+        target = self._path(key)
+        if target.exists():
+            incoming.abort()
+            return key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(incoming.path, 0o444)  # stored files are never modified
+        os.replace(incoming.path, target)
+        _fsync_dir(target.parent)
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        return self._path(key).stat().st_size
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    def incoming_files(self) -> list[Path]:
+        if not self.incoming_dir.is_dir():
+            return []
+        return sorted(self.incoming_dir.iterdir())
+
+    def sweep_incoming(self, older_than: float = 6 * 3600) -> int:
+        """Remove temporary files left by a crash, older than ``older_than`` seconds (younger
+        ones may belong to an upload in progress in another process)."""
+        removed = 0
+        limit = time.time() - older_than
+        for path in self.incoming_files():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def get_storage() -> Storage:
+    """The configured storage (the file system under ``COORDINATOR_STORAGE_ROOT``)."""
+    return FileSystemStorage(get_settings().resolved_storage_root)

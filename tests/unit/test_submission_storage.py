@@ -1,0 +1,288 @@
+"""The content-addressed store, streamed reception of a body (multipart or raw), display
+names and upload tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import anyio
+import pytest
+
+from coordinator.submissions import names, samples, tokens
+from coordinator.submissions.receive import Rejected, disposition_filename, receive
+from coordinator.submissions.storage import FileSystemStorage, TooLarge, key_for
+
+PDF = samples.pdf(["Hello"]) + bytes(10_000)
+
+
+@pytest.fixture
+def storage(tmp_path) -> FileSystemStorage:
+    return FileSystemStorage(tmp_path / "storage")
+
+
+def files_under(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+def test_a_committed_file_is_stored_under_its_hash_read_only(storage):
+    with storage.incoming(10**6) as incoming:
+        incoming.write(PDF[:100])
+        incoming.write(memoryview(PDF)[100:])
+        digest = incoming.finish()
+        key = storage.commit(incoming)
+    assert digest == hashlib.sha256(PDF).hexdigest()
+    assert key == key_for(digest) == f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+    with storage.open(key) as file:
+        assert file.read() == PDF
+    assert storage.size(key) == len(PDF)
+    assert not os.access(storage.local_path(key), os.W_OK) or os.geteuid() == 0
+    assert oct(storage.local_path(key).stat().st_mode & 0o777) == oct(0o444)
+    assert storage.incoming_files() == []
+
+
+def test_identical_content_is_stored_once(storage):
+    keys = []
+    for _ in range(2):
+        with storage.incoming(10**6) as incoming:
+            incoming.write(PDF)
+            incoming.finish()
+            keys.append(storage.commit(incoming))
+    assert keys[0] == keys[1]
+    assert len([p for p in files_under(storage.root) if p.startswith("sha256/")]) == 1
+    assert storage.incoming_files() == []
+
+
+def test_past_the_limit_nothing_of_the_chunk_is_written_and_nothing_remains(storage):
+    with pytest.raises(TooLarge), storage.incoming(1000) as incoming:
+        incoming.write(b"x" * 600)
+        incoming.write(b"x" * 600)
+    assert incoming.size == 600
+    assert files_under(storage.root) == []
+
+
+def test_an_abandoned_file_leaves_nothing(storage):
+    with storage.incoming(10**6) as incoming:
+        incoming.write(PDF)
+    assert files_under(storage.root) == []
+
+
+def test_sweep_removes_only_old_temporary_files(storage):
+    storage.incoming_dir.mkdir(parents=True)
+    old = storage.incoming_dir / "old.part"
+    young = storage.incoming_dir / "young.part"
+    old.write_bytes(b"x")
+    young.write_bytes(b"y")
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    assert storage.sweep_incoming(older_than=6 * 3600) == 1
+    assert storage.incoming_files() == [young]
+
+
+def test_keys_that_are_not_the_stores_own_are_refused(storage):
+    for key in ("../../etc/passwd", "sha256/aa/bb/" + "a" * 64, "sha256/aa/aa/" + "a" * 63):
+        with pytest.raises(ValueError):
+            storage.open(key)
+
+
+# --- reception -----------------------------------------------------------------------------------
+
+
+async def chunked(data: bytes, size: int):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def form(parts: list[tuple[str, str | None, bytes]], boundary: str = "XyZ-boundary-1") -> bytes:
+    out = b""
+    for name, filename, body in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += (
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + body + b"\r\n"
+        )
+    return out + f"--{boundary}--\r\n".encode()
+
+
+FORM_TYPE = "multipart/form-data; boundary=XyZ-boundary-1"
+
+
+def run_receive(storage, data, *, content_type=FORM_TYPE, chunk=7, limit=10**6, filename=None):
+    async def go():
+        return await receive(
+            chunked(data, chunk),
+            storage=storage,
+            max_bytes=limit,
+            content_type=content_type,
+            filename=filename,
+        )
+
+    return anyio.run(go)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 10**6])
+def test_a_form_is_parsed_whatever_the_chunking(storage, chunk):
+    body = form([("note", None, b"hello"), ("file", "資料.pdf", PDF)])
+    received = run_receive(storage, body, chunk=chunk)
+    with received.incoming:
+        assert received.file_type.code == "pdf"
+        assert received.filename == "資料.pdf"
+        assert received.incoming.size == len(PDF)
+        assert received.incoming.sha256 == hashlib.sha256(PDF).hexdigest()
+        assert received.incoming.path.read_bytes() == PDF
+    assert storage.incoming_files() == []
+
+
+def test_a_raw_body_takes_the_name_it_came_with(storage):
+    received = run_receive(
+        storage, samples.png(), content_type="image/png", filename="../../etc/passwd\x00.png"
+    )
+    with received.incoming:
+        assert received.file_type.code == "png"
+        assert received.filename == "passwd.png"
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status, code",
+    [
+        (form([("file", "a.pdf", b"")]), FORM_TYPE, 422, "empty-file"),
+        (b"", "application/pdf", 422, "empty-file"),
+        (form([("note", None, b"x")]), FORM_TYPE, 422, "no-file"),
+        (form([("file", "a.pdf", PDF), ("file", "b.pdf", PDF)]), FORM_TYPE, 422, "several-files"),
+        (form([("file", "a.pdf", PDF)])[:-40], FORM_TYPE, 422, "malformed-form"),
+        (b"garbage", FORM_TYPE, 422, "malformed-form"),
+        (form([("file", "a.pdf", PDF)]), "multipart/form-data", 422, "malformed-form"),
+        (form([("file", "slides.pdf", b"MZ" + bytes(9000))]), FORM_TYPE, 415, "unsupported-type"),
+        (samples.ooxml("pptm"), "application/octet-stream", 415, "unsupported-type"),
+        (form([("file", "a.pdf", PDF * 200)]), FORM_TYPE, 413, "too-large"),
+        (
+            form([("note", None, b"n" * 70_000), ("file", "a.pdf", PDF)]),
+            FORM_TYPE,
+            413,
+            "field-too-large",
+        ),
+    ],
+)
+def test_bad_bodies_are_rejected_and_leave_nothing(storage, body, content_type, status, code):
+    with pytest.raises(Rejected) as caught:
+        run_receive(storage, body, content_type=content_type, chunk=1000)
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert files_under(storage.root) == []
+
+
+def test_a_wrong_type_is_refused_before_the_rest_arrives(storage):
+    seen = []
+
+    async def endless():
+        yield b"MZ" + bytes(8190)
+        while True:
+            seen.append(1)
+            yield bytes(8192)
+            if len(seen) > 100:
+                raise AssertionError("read on after the head showed an executable")
+
+    async def go():
+        await receive(endless(), storage=storage, max_bytes=10**9, content_type="x/y")
+
+    with pytest.raises(Rejected) as caught:
+        anyio.run(go)
+    assert (
+        caught.value.status == 415 and caught.value.extra["detected_type"] == "Windows executable"
+    )
+    assert len(seen) == 0
+    assert files_under(storage.root) == []
+
+
+def test_the_limit_is_named_in_the_refusal(storage):
+    with pytest.raises(Rejected) as caught:
+        run_receive(storage, PDF, content_type="application/pdf", limit=5000)
+    assert caught.value.status == 413
+    assert caught.value.extra["limit"] == 5000
+    assert "5000 bytes" in caught.value.message
+
+
+def test_a_client_that_goes_away_leaves_nothing(storage):
+    class Gone(Exception):
+        pass
+
+    async def cut_off():
+        yield PDF[:5000]
+        raise Gone
+
+    async def go():
+        await receive(cut_off(), storage=storage, max_bytes=10**6, content_type="application/pdf")
+
+    with pytest.raises(Gone):
+        anyio.run(go)
+    assert files_under(storage.root) == []
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('form-data; name="file"; filename="slides.pdf"', "slides.pdf"),
+        ("attachment; filename*=UTF-8''%E8%B3%87%E6%96%99.pdf", "資料.pdf"),
+        ("attachment; filename=\"fallback.pdf\"; filename*=UTF-8''%C3%A9t%C3%A9.pdf", "été.pdf"),
+        ('form-data; name="file"; filename="a \\"quoted\\" name.pdf"', 'a "quoted" name.pdf'),
+        ('form-data; name="file"', None),
+    ],
+)
+def test_file_names_in_content_disposition(value, expected):
+    assert disposition_filename(value) == expected
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\slides.pptx", "slides.pptx"),
+        ("evil\u202etxt.exe", "eviltxt.exe"),
+        ("line\r\nbreak\x00.pdf", "line break.pdf"),
+        ("  ..hidden.pdf ", "hidden.pdf"),
+        ("東京都 建設局 資料.pdf", "東京都 建設局 資料.pdf"),
+        ("", "upload.pdf"),
+        ("../", "upload.pdf"),
+    ],
+)
+def test_display_names_are_harmless(raw, shown):
+    assert names.display_name(raw, ".pdf") == shown
+
+
+def test_long_names_keep_their_extension():
+    shown = names.display_name("a" * 500 + ".pptx")
+    assert len(shown) <= names.MAX_LENGTH and shown.endswith(".pptx")
+
+
+def test_download_header_has_an_ascii_fallback_and_the_utf8_name():
+    header = names.content_disposition('資料 "final".pdf')
+    assert header.startswith('attachment; filename="')
+    assert "filename*=UTF-8''%E8%B3%87%E6%96%99%20%22final%22.pdf" in header
+    assert header.isascii()
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+def test_a_token_is_bound_to_its_presentation_and_signature():
+    nonce = tokens.new_nonce()
+    token = tokens.make(42, "upload", nonce, secret_key="k1")
+    claims = tokens.read(token, secret_key="k1")
+    assert claims == tokens.TokenClaims(42, "upload", nonce)
+    # another key, another presentation id, a flipped character, junk: refused
+    assert tokens.read(token, secret_key="k2") is None
+    assert tokens.read(token.replace("42.", "43.", 1), secret_key="k1") is None
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert tokens.read(tampered, secret_key="k1") is None
+    assert tokens.read("x" * 500, secret_key="k1") is None
+    assert tokens.read("", secret_key="k1") is None
+    # the same inputs make the same token (a retried message carries the same link)
+    assert tokens.make(42, "upload", nonce, secret_key="k1") == token
+    assert len(tokens.token_hash(token)) == 64
