@@ -16,9 +16,10 @@ every ``COORDINATOR_OUTBOX_DISPATCH_INTERVAL`` seconds.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from coordinator.config import get_settings
 from coordinator.reminders.settings import get_outbox_settings
@@ -112,3 +113,12 @@ def _fresh_connections_after_fork(**_kwargs) -> None:
 
     if get_engine.cache_info().currsize:
         get_engine().dispose(close=False)
+
+
+@worker_ready.connect
+def _announce_ready(**_kwargs) -> None:
+    """Write ``COORDINATOR_WORKER_READY_FILE`` when set, so that whoever started the worker
+    knows it consumes, whatever its log level."""
+    path = os.environ.get("COORDINATOR_WORKER_READY_FILE")
+    if path:
+        Path(path).write_text(str(os.getpid()), encoding="utf-8")

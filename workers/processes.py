@@ -37,6 +37,9 @@ class CeleryProcess:
         self.log_path = Path(log_dir) / f"{name}.log"
         self.args = list(args or [])
         self.process: subprocess.Popen | None = None
+        self.ready_file = Path(log_dir) / f"{name}.ready"
+        if role == "worker":
+            self.env["COORDINATOR_WORKER_READY_FILE"] = str(self.ready_file)
 
     def command(self) -> list[str]:
         base = [sys.executable, "-m", "celery", "-A", "workers.celery_app", self.role]
@@ -64,6 +67,7 @@ class CeleryProcess:
 
     def start(self) -> CeleryProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         try:
             self.process = subprocess.Popen(
@@ -93,11 +97,12 @@ class CeleryProcess:
             return ""
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until the worker says ``ready`` (a beat: until it started its scheduler)."""
-        marker = "ready." if self.role == "worker" else "beat: Starting"
+        """Wait until the worker consumes (its ready file) or the beat started its scheduler."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if marker in self.log():
+            if self.role == "worker" and self.ready_file.exists():
+                return
+            if self.role == "beat" and "beat: Starting" in self.log():
                 return
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")

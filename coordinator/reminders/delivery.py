@@ -189,7 +189,10 @@ def deliver_batch(
             db.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.id.in_(taken))
-                .options(selectinload(OutboxMessage.delegate).selectinload(Delegate.city))
+                .options(
+                    selectinload(OutboxMessage.delegate).selectinload(Delegate.city),
+                    selectinload(OutboxMessage.session),
+                )
                 .order_by(OutboxMessage.session_id, OutboxMessage.id)
             )
         )

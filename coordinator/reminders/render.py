@@ -36,7 +36,7 @@ def _snapshot(db: Db, session: Session):
 
 @renderer(KIND)
 def render_reminder(db: Db, row: OutboxMessage) -> EmailMessage | None:
-    session = db.get(Session, row.session_id) if row.session_id is not None else None
+    session = row.session  # loaded with the batch (and held by it, so loaded once)
     if session is None or session.status != "scheduled" or session.start_utc is None:
         return None
     planned = datetime.fromisoformat(row.payload["start_utc"])
