@@ -343,7 +343,10 @@ def reschedule_session(
             report.dropped = _drop_pending_requests(db, session)
             _write_rows(db, session, "update", report)
         if material or start is not None:
+            from coordinator.services.materials import plan_materials
+
             plan_reminders(db, session)  # (re)plans for the current start; idempotent
+            plan_materials(db, session)  # calls for materials and chasers: the new deadline
         db.flush()
         return report
 
@@ -366,6 +369,9 @@ def cancel_session(db: Db, session_id: int) -> SendReport:
             raise UserError(f"{_label(session)} took place already; it cannot be cancelled")
         session.status = "cancelled"
         report.dropped = drop_reminders(db, session)
+        from coordinator.services.materials import plan_materials
+
+        plan_materials(db, session)  # no call for materials, chaser or pack for it any more
         if session.is_published:
             session.sequence += 1
             report.sequence = session.sequence

@@ -451,3 +451,23 @@ def test_due_packs_are_claimed_once_and_built(fresh_database_url, storage, tmp_p
             assert pack.sha256 == result.sha256
     finally:
         engine.dispose()
+
+
+def test_moving_or_cancelling_through_the_invitations_follows_the_deadline(db):
+    from coordinator.services.invitations import cancel_session, reschedule_session
+
+    session, (en, _ja) = make_session(db)
+    schedule_session(db, session.id, START)
+    reschedule_session(db, session.id, start=START + timedelta(hours=2))
+    new_deadline = DEADLINE + timedelta(hours=2)
+    pending = [r for r in rows(db) if r.status == "pending"]
+    planned = [r for r in pending if r.kind in ("call_for_materials", "chaser")]
+    assert planned and all(r.payload["deadline"] == new_deadline.isoformat() for r in planned)
+    assert {r.status for r in rows(db, "chaser") if r not in planned} == {"dropped"}
+    pack = db.scalar(select(SessionPack).where(SessionPack.session_id == session.id))
+    assert pack.due_at == new_deadline + timedelta(minutes=15)
+    cancel_session(db, session.id)
+    assert {r.status for r in rows(db, "call_for_materials")} == {"dropped"}
+    assert {r.status for r in rows(db, "chaser")} == {"dropped"}
+    db.refresh(pack)
+    assert pack.status == "dropped"
