@@ -57,4 +57,8 @@ def create_app() -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException):
         return problem(exc.status_code, "http", str(exc.detail), headers=exc.headers)
 
+    # The HTTP API (/api/v1), /healthz, the time grid, problem documents for every error.
+    from coordinator.api.v1 import install
+
+    install(app)
     return app
