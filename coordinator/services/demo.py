@@ -21,6 +21,7 @@ STYLE = {"working": "green", "early": "yellow", "evening": "dark_orange", "night
 def run_demo(db: Db, out: Console) -> None:
     from coordinator.services.demo_delivery import deliver_with_workers, use_demo_clock
     from coordinator.services.demo_invitations import publish_and_export
+    from coordinator.services.demo_materials import report_packs, upload_samples
 
     use_demo_clock()  # the kickoff's own time: two weeks before its first session
     report = import_network(db, KICKOFF)
@@ -42,7 +43,9 @@ def run_demo(db: Db, out: Console) -> None:
     print_grid(out, network.cities, sessions)
     print_kickoff_check(db, out)
     publish_and_export(db, out, sessions)  # the invitations, before the workers deliver
+    upload_samples(db, out, sessions)  # most presenters upload through the HTTP API
     deliver_with_workers(db.get_bind(), out)
+    report_packs(db, out, sessions)  # the packs the workers built at the deadlines
 
 
 def best_free_slot(db: Db, session: Session, others: list[Session]):
