@@ -20,7 +20,7 @@ STYLE = {"working": "green", "early": "yellow", "evening": "dark_orange", "night
 
 def run_demo(db: Db, out: Console) -> None:
     from coordinator.services.demo_delivery import deliver_with_workers, use_demo_clock
-    from coordinator.services.demo_invitations import publish_and_export
+    from coordinator.services.demo_invitations import export_messages, publish_and_move
     from coordinator.services.demo_materials import report_packs, upload_samples
 
     use_demo_clock()  # the kickoff's own time: two weeks before its first session
@@ -42,8 +42,9 @@ def run_demo(db: Db, out: Console) -> None:
             out.print(f"  {session.title}: {session.status} at {session.start_utc:%Y-%m-%d %H:%M}Z")
     print_grid(out, network.cities, sessions)
     print_kickoff_check(db, out)
-    publish_and_export(db, out, sessions)  # the invitations, before the workers deliver
+    publish_and_move(db, out, sessions)  # invitations: five published, one rescheduled
     upload_samples(db, out, sessions)  # most presenters upload through the HTTP API
+    export_messages(db, out)  # var/outbox/: every message, as the workers will deliver it
     deliver_with_workers(db.get_bind(), out)
     report_packs(db, out, sessions)  # the packs the workers built at the deadlines
 

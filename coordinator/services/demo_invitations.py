@@ -1,6 +1,7 @@
-"""The invitations half of ``make demo``: publish the five kickoff sessions, move one of them to
-its next-best free slot (attendees get an update, SEQUENCE 1), and write every message the
-workers are about to deliver to ``var/outbox/`` as ``.eml`` files.
+"""The invitations part of ``make demo``: :func:`publish_and_move` publishes the five kickoff
+sessions and moves one of them to its next-best free slot (attendees get an update, SEQUENCE 1);
+:func:`export_messages`, run just before the workers deliver, writes every message in the outbox
+to ``var/outbox/`` as ``.eml`` files.
 
 Idempotent like the rest of the demo: a second run finds the sessions published and the moved one
 already at its new time, writes nothing new to the outbox, and exports the same messages again
@@ -64,8 +65,8 @@ def _languages(session: Session) -> str:
     return ", ".join(f"{n} {LANGUAGES.get(lang, lang)}" for lang, n in sorted(counts.items()))
 
 
-def publish_and_export(db: Db, out: Console, sessions: list[Session]) -> ExportReport:
-    """Publish, move one, export; prints what happened and returns the export."""
+def publish_and_move(db: Db, out: Console, sessions: list[Session]) -> None:
+    """Publish the scheduled sessions and move one; prints what happened."""
     from coordinator.services.demo import best_free_slot
 
     out.print("\n[bold]Invitations[/] (iMIP: text, HTML and a METHOD:REQUEST calendar each)")
@@ -110,6 +111,10 @@ def publish_and_export(db: Db, out: Console, sessions: list[Session]) -> ExportR
                     f"{moved.start_utc:%Y-%m-%d %H:%M}Z (SEQUENCE {moved.sequence})"
                 )
 
+
+def export_messages(db: Db, out: Console) -> ExportReport:
+    """Write every message in the outbox (waiting, or delivered by an earlier run) to
+    ``var/outbox/`` as delivery renders it now; prints the count and a sample."""
     directory = get_settings().var_dir / "outbox"
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("*.eml"):
