@@ -20,6 +20,7 @@ from rich.console import Console
 from sqlalchemy import Engine, func, or_, select
 
 from coordinator.config import get_settings
+from coordinator.errors import UserError
 from coordinator.mail_catcher import MailCatcher
 from coordinator.models import OutboxMessage
 from workers.processes import CeleryProcess
@@ -73,7 +74,13 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         try:
-            self.catcher.start()
+            try:
+                self.catcher.start()
+            except OSError as exc:
+                raise UserError(
+                    f"COORDINATOR_SMTP_PORT: the mail catcher cannot listen on "
+                    f"{self.catcher.host}:{self.catcher.port}: {exc.strerror or exc}"
+                ) from None
             for process in self.processes:
                 process.start()
             for process in self.processes:

@@ -82,3 +82,17 @@ def test_bad_retries_exit_2_with_one_line_and_change_nothing(run_cli, outbox, ar
     assert result.returncode == 2
     assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert [(r.id, r.status, r.due_at, r.attempts) for r in rows(engine)] == before
+
+
+def test_serve_with_its_smtp_port_taken_exits_2_with_one_line(run_cli, tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("serve", env={"COORDINATOR_SMTP_PORT": str(port)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: COORDINATOR_SMTP_PORT: the mail catcher cannot listen")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "var" / "log" / "worker.log").exists()  # no worker was started
