@@ -25,15 +25,16 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import bindparam, select
 
-from coordinator.db import Db, session_scope
+from coordinator.db import Db, new_session
 from coordinator.errors import NotFound, UserError
 from coordinator.models import City, Delegate, Presentation, Session, WorkingGroup
 from coordinator.services import keys, materials
@@ -56,6 +57,10 @@ class ApiSettings(BaseSettings):
     key_cache_seconds: float = 2.0
     """How long a verified API key is trusted without asking the database again (revoking
     a key through the API takes effect at once in that process; elsewhere within this)."""
+    session_cache_seconds: float = 2.0
+    """How long a rendered ``GET /api/v1/sessions/{id}`` may be served again. Any change this
+    process makes to sessions, agendas, groups, cities or delegates drops it at once; a
+    change made by another process (the CLI, another API worker) shows within this."""
 
 
 # --- rate limiting of failed authentications ----------------------------------------------------
@@ -155,9 +160,17 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
-def get_db() -> Iterator[Db]:
-    with session_scope() as db:
+async def get_db() -> AsyncIterator[Db]:
+    """A database session for the request. Opening one costs nothing until it is used; it is
+    closed afterwards (in a worker thread if it holds a connection)."""
+    db = new_session()
+    try:
         yield db
+    finally:
+        if db.in_transaction():
+            await run_in_threadpool(db.close)
+        else:
+            db.close()
 
 
 DbDep = Annotated[Db, Depends(get_db)]
@@ -182,18 +195,18 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-def authenticate(request: Request, db: DbDep) -> Principal:
+async def authenticate(request: Request, db: DbDep) -> Principal:
     """The caller (anonymous when no credential is sent). A wrong credential is 401, and
     counts against the client's allowance of failures (429 when it is used up)."""
     known = getattr(request.state, "principal", None)
     if known is not None:  # already authenticated for this request
         return known
-    principal = _authenticate(request, db)
+    principal = await _authenticate(request, db)
     request.state.principal = principal
     return principal
 
 
-def _authenticate(request: Request, db: Db) -> Principal:
+async def _authenticate(request: Request, db: Db) -> Principal:
     secret = _credential(request)
     if secret is None:
         return ANONYMOUS
@@ -211,13 +224,13 @@ def _authenticate(request: Request, db: Db) -> Principal:
         cache: KeyCache = state.key_cache
         identity = cache.get(secret)
         if identity is None:
-            identity = keys.verify_key(db, secret)
+            identity = await run_in_threadpool(keys.verify_key, db, secret)
             if identity is not None:
                 cache.put(secret, identity)
         if identity is not None:
             return Principal("key", identity.role, identity.network_id, identity.id)
     elif upload_tokens.read(secret) is not None:
-        link = _upload_link(db, secret)
+        link = await run_in_threadpool(_upload_link, db, secret)
         if link is not None:
             return Principal("link", link=link)
     else:
@@ -240,35 +253,38 @@ def _upload_link(db: Db, token: str) -> keys.Link | None:
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
-    """A dependency: an API key of at least ``role``."""
-    needed = ROLE_RANK[role]
+def check_role(principal: Principal, role: str) -> Principal:
+    """The principal if it is an API key of at least ``role``; else 401 or 403."""
+    if principal.kind == "anonymous":
+        raise _unauthenticated("this needs an API key: Authorization: Bearer ck_…")
+    if principal.kind != "key" or principal.rank < ROLE_RANK[role]:
+        raise HTTPException(403, detail=f"this needs an API key with the {role} role")
+    return principal
 
-    def dependency(principal: PrincipalDep) -> Principal:
-        if principal.kind == "anonymous":
-            raise _unauthenticated("this needs an API key: Authorization: Bearer ck_…")
-        if principal.kind != "key" or principal.rank < needed:
-            raise HTTPException(403, detail=f"this needs an API key with the {role} role")
-        return principal
+
+def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: an API key of at least ``role``."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        return check_role(principal, role)
 
     return dependency
 
 
-def require_key_or_link(role: str, purpose: str) -> Callable[[Principal], Principal]:
+def require_key_or_link(role: str, purpose: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: an API key of at least ``role``, or a link for ``purpose`` (the route
     checks the link's resource with :func:`check_link`)."""
-    needed = ROLE_RANK[role]
 
-    def dependency(principal: PrincipalDep) -> Principal:
-        if principal.kind == "anonymous":
-            raise _unauthenticated(f"this needs an API key or a {purpose} link")
+    async def dependency(principal: PrincipalDep) -> Principal:
         if principal.kind == "link":
             if principal.link is None or principal.link.purpose != purpose:
                 raise HTTPException(403, detail=f"this link is not for {purpose}")
             return principal
-        if principal.rank < needed:
-            raise HTTPException(403, detail=f"this needs an API key with the {role} role")
-        return principal
+        if principal.kind == "anonymous":
+            raise _unauthenticated(f"this needs an API key or a {purpose} link")
+        return check_role(principal, role)
 
     return dependency
 
@@ -308,21 +324,47 @@ _NETWORK_QUERIES = {name: build() for name, build in _NETWORK_OF.items()}
 _ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only ("¹".isdigit() is true)
 
 
-def network_scope(request: Request, db: DbDep) -> None:
+class OwnerCache:
+    """Which network a resource belongs to (it never changes), remembered for a while."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 100_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: dict[tuple[str, int], tuple[float, int | None]] = {}
+
+    def get(self, key: tuple[str, int]) -> tuple[bool, int | None]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: tuple[str, int], owner: int | None) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, owner)
+
+
+_owners = OwnerCache()
+
+
+async def network_scope(request: Request, db: DbDep) -> None:
     """A router dependency: for a key bound to a network, a resource of another network named
     in the path does not exist (404), before anything else about the request is looked at."""
     named = [
-        (_NETWORK_QUERIES[name], int(value))
+        (name, int(value))
         for name, value in request.path_params.items()
         if name in _NETWORK_QUERIES and _ID.fullmatch(str(value)) and int(value) <= 2**31 - 1
     ]
     if not named:
         return
-    principal = authenticate(request, db)
+    principal = await authenticate(request, db)
     if principal.kind != "key" or principal.network_id is None:
         return
-    for query, value in named:
-        owner = db.scalar(query, {"id": value})
+    for name, value in named:
+        known, owner = _owners.get((name, value))
+        if not known:
+            owner = await run_in_threadpool(db.scalar, _NETWORK_QUERIES[name], {"id": value})
+            if owner is not None:  # a missing resource may appear: not remembered
+                _owners.put((name, value), owner)
         if owner is not None and owner != principal.network_id:
             raise NotFound(f"no such resource: {request.url.path}")
 

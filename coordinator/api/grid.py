@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import StringConstraints
 
-from coordinator.api.auth import DbDep, PrincipalDep, Viewer, check_link, require
+from coordinator.api.auth import DbDep, PrincipalDep, Viewer, check_link, check_role
 from coordinator.api.problems import FieldProblem, problem_responses
 from coordinator.api.v1.common import NO_NUL, Id, ZoneName, resolve_zone, utc_instant
 from coordinator.errors import UserError
@@ -145,7 +145,7 @@ def session_grid(
             raise HTTPException(403, detail="this link is not for a time grid")
         check_link(who, "session", session_id)
     else:
-        who = require("viewer")(who)
+        who = check_role(who, "viewer")
     session = session_service.get_session(db, session_id, who.network_filter())
     search = planning.plan_session(db, session_id, step_minutes=step, top=top)
     chosen = None

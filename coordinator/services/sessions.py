@@ -11,7 +11,9 @@ another network is reported as not found.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -23,6 +25,7 @@ from coordinator.models import (
     Delegate,
     FeedToken,
     GroupMembership,
+    Network,
     OutboxMessage,
     Presentation,
     Session,
@@ -46,24 +49,87 @@ def get_session(db: Db, session_id: int, network_id: int | None) -> Session:
     return session
 
 
-def session_detail(db: Db, session_id: int, network_id: int | None) -> Session:
-    """The session with its group, network, member cities and agenda loaded up front (a fixed
-    number of queries whatever the number of cities)."""
-    session = db.scalar(
-        _session_query(network_id)
-        .where(Session.id == session_id)
-        .options(
-            selectinload(Session.group).selectinload(WorkingGroup.network),
-            selectinload(Session.group)
-            .selectinload(WorkingGroup.memberships)
-            .selectinload(GroupMembership.city),
-            selectinload(Session.presentations).selectinload(Presentation.city),
-            selectinload(Session.presentations).selectinload(Presentation.presenter),
+@dataclass(frozen=True)
+class SessionView:
+    """A session as its page shows it, read with three queries into plain rows (no ORM
+    objects): the session with its group and network, the group's cities in order, and the
+    agenda in order with each presentation's city and presenter."""
+
+    session: Any  # a Row: the session's columns, group_name, group_name_ja, network_id, …
+    cities: list[Any]  # Rows: role, id, name, name_ja, zone, country, subdivision
+    agenda: list[Any]  # Rows: the presentation's columns, city_name, city_name_ja, presenter
+
+    @property
+    def end_utc(self) -> datetime | None:
+        start = self.session.start_utc
+        return None if start is None else start + timedelta(minutes=self.session.duration_minutes)
+
+
+def session_view(db: Db, session_id: int, network_id: int | None) -> SessionView:
+    query = (
+        select(
+            Session.id,
+            Session.group_id,
+            Session.title,
+            Session.title_ja,
+            Session.status,
+            Session.sequence,
+            Session.published_at,
+            Session.start_utc,
+            Session.duration_minutes,
+            Session.window_start,
+            Session.window_end,
+            Session.meeting_url,
+            Session.note,
+            WorkingGroup.name.label("group_name"),
+            WorkingGroup.name_ja.label("group_name_ja"),
+            WorkingGroup.network_id,
+            Network.slug.label("network_slug"),
+            Network.meeting_url.label("network_meeting_url"),
         )
+        .join(WorkingGroup, WorkingGroup.id == Session.group_id)
+        .join(Network, Network.id == WorkingGroup.network_id)
+        .where(Session.id == session_id)
     )
-    if session is None:
+    if network_id is not None:
+        query = query.where(WorkingGroup.network_id == network_id)
+    row = db.execute(query).first()
+    if row is None:
         raise NotFound(f"no session with id {session_id}")
-    return session
+    cities = db.execute(
+        select(
+            GroupMembership.role,
+            City.id,
+            City.name,
+            City.name_ja,
+            City.zone,
+            City.country,
+            City.subdivision,
+        )
+        .join(City, City.id == GroupMembership.city_id)
+        .where(GroupMembership.group_id == row.group_id)
+        .order_by(GroupMembership.id)
+    ).all()
+    agenda = db.execute(
+        select(
+            Presentation.id,
+            Presentation.position,
+            Presentation.city_id,
+            City.name.label("city_name"),
+            City.name_ja.label("city_name_ja"),
+            Presentation.body,
+            Presentation.body_ja,
+            Presentation.title,
+            Presentation.title_ja,
+            Presentation.presenter_id,
+            Delegate.name.label("presenter"),
+        )
+        .join(City, City.id == Presentation.city_id)
+        .outerjoin(Delegate, Delegate.id == Presentation.presenter_id)
+        .where(Presentation.session_id == session_id)
+        .order_by(Presentation.position)
+    ).all()
+    return SessionView(row, cities, agenda)
 
 
 def list_sessions(

@@ -263,7 +263,7 @@ def running_api(folder: Path, **settings: str) -> Iterator[Api]:
                 "COORDINATOR_VAR_DIR": str(var),
                 "COORDINATOR_CLOCK_FILE": str(clock_file),
                 "COORDINATOR_API_AUTH_BURST": "100000",
-                "COORDINATOR_API_KEY_CACHE_SECONDS": "0",
+                "COORDINATOR_API_KEY_CACHE_SECONDS": "0",  # revocation is tested
                 **settings,
             }
             api = Api(f"http://127.0.0.1:{free_port()}", database_url, env, keys, ids)

@@ -434,3 +434,21 @@ def test_times_in_responses_are_utc(api):
     parsed = datetime.fromisoformat(detail["window_start"].replace("Z", "+00:00"))
     assert parsed.tzinfo is not None and parsed.utcoffset().total_seconds() == 0
     assert parsed == datetime(2023, 10, 10, tzinfo=UTC)
+
+
+def test_session_page_cache_follows_changes_and_networks(api):
+    sid = api.ids["session_b"]
+    with api.client("viewer_b") as viewer, api.client("organizer_b") as organizer:
+        first = ok(viewer.get(f"/api/v1/sessions/{sid}"))  # rendered and cached
+        assert ok(viewer.get(f"/api/v1/sessions/{sid}")) == first
+        # the cached page is not served to another network's key
+        assert api.client("viewer").get(f"/api/v1/sessions/{sid}").status_code == 404
+        city = first["cities"][0]
+        ok(organizer.patch(f"/api/v1/cities/{city['city_id']}", json={"name": "Lisboa"}))
+        renamed = ok(viewer.get(f"/api/v1/sessions/{sid}"))
+        assert renamed["cities"][0]["city"] == "Lisboa"  # at once, not after the cache expires
+        moved = ok(
+            organizer.post(f"/api/v1/sessions/{sid}/schedule", json={"start": "2023-10-10T09:00Z"})
+        )
+        assert ok(viewer.get(f"/api/v1/sessions/{sid}"))["start_utc"] == moved["start_utc"]
+        ok(organizer.patch(f"/api/v1/cities/{city['city_id']}", json={"name": city["city"]}))

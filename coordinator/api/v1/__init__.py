@@ -13,6 +13,7 @@ from coordinator.api import grid, problems
 from coordinator.api.auth import ApiSettings, FailureLimiter, KeyCache, network_scope
 from coordinator.api.v1 import (
     admin,
+    cache,
     cities,
     delegates,
     feeds,
@@ -41,6 +42,8 @@ def install(app: FastAPI, settings: ApiSettings | None = None) -> None:
     settings = settings or ApiSettings()
     app.state.auth_limiter = FailureLimiter(settings.auth_burst, settings.auth_refill_seconds)
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
+    app.state.session_pages = cache.SessionPages(settings.session_cache_seconds)
+    cache.watch()
     scoped = [Depends(network_scope)]
     for module in ROUTERS:
         app.include_router(module.router, prefix=PREFIX, dependencies=scoped)

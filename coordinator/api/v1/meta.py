@@ -27,7 +27,7 @@ class IndexOut(BaseModel):
 
 
 @router.get("", response_model=IndexOut)
-def index():
+async def index():
     """Where things are. (Also the benchmark's trivial endpoint.)"""
     return IndexOut(name="coordinator", version="1", openapi="/openapi.json", docs="/docs")
 

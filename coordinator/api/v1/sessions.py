@@ -3,6 +3,7 @@ slots, schedule; the session's outbox; a shareable link to its time grid."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -11,11 +12,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from coordinator.api.auth import DbDep, Organizer, Principal, Viewer, require_key_or_link
+from coordinator.api.auth import (
+    DbDep,
+    Organizer,
+    Principal,
+    Viewer,
+    check_network,
+    require_key_or_link,
+)
 from coordinator.api.problems import FieldProblem
+from coordinator.api.v1.cache import SessionPages
 from coordinator.api.v1.common import (
     MAX_ID,
     READ_ERRORS,
@@ -202,12 +211,12 @@ def _comfort(
     return scored.comfort, scored.notes
 
 
-def detail(s: Session, base: str) -> dict:
+def detail(view: service.SessionView, base: str) -> dict:
     """The session as ``GET /api/v1/sessions/{id}`` shows it (conversions cached per zone)."""
-    start, end = s.start_utc, s.end_utc
+    s = view.session
+    start, end = s.start_utc, view.end_utc
     cities = []
-    for m in s.group.memberships:
-        city = m.city
+    for city in view.cities:
         span = local_span(city.zone, start, end) if start is not None else None
         comfort, notes = (
             _comfort(city.zone, city.country, city.subdivision, start, end)
@@ -219,7 +228,7 @@ def detail(s: Session, base: str) -> dict:
                 "city_id": city.id,
                 "city": city.name,
                 "city_ja": city.name_ja,
-                "role": m.role,
+                "role": city.role,
                 "zone": city.zone,
                 "local_start": span[0] if span else None,
                 "local_end": span[1] if span else None,
@@ -233,23 +242,35 @@ def detail(s: Session, base: str) -> dict:
             "id": p.id,
             "position": p.position,
             "city_id": p.city_id,
-            "city": p.city.name,
-            "city_ja": p.city.name_ja,
+            "city": p.city_name,
+            "city_ja": p.city_name_ja,
             "body": p.body,
             "body_ja": p.body_ja,
             "title": p.title,
             "title_ja": p.title_ja,
             "presenter_id": p.presenter_id,
-            "presenter": p.presenter.name if p.presenter else None,
+            "presenter": p.presenter,
         }
-        for p in s.presentations
+        for p in view.agenda
     ]
     own = f"{base}/api/v1/sessions/{s.id}"
     return {
-        **summary(s),
-        "network": s.group.network.slug,
-        "group_ja": s.group.name_ja,
-        "meeting_url": s.meeting_url or s.group.network.meeting_url,
+        "id": s.id,
+        "group_id": s.group_id,
+        "group": s.group_name,
+        "title": s.title,
+        "title_ja": s.title_ja,
+        "status": s.status,
+        "sequence": s.sequence,
+        "published_at": iso_z(s.published_at),
+        "start_utc": iso_z(start),
+        "end_utc": iso_z(end),
+        "duration_minutes": s.duration_minutes,
+        "window_start": iso_z(s.window_start),
+        "window_end": iso_z(s.window_end),
+        "network": s.network_slug,
+        "group_ja": s.group_name_ja,
+        "meeting_url": s.meeting_url or s.network_meeting_url,
         "note": s.note,
         "cities": cities,
         "agenda": agenda,
@@ -267,8 +288,8 @@ def base_url(request: Request) -> str:
 
 
 def _session_response(db, session_id: int, who, request: Request) -> JSONResponse:
-    session = service.session_detail(db, session_id, who.network_filter())
-    return JSONResponse(detail(session, base_url(request)))
+    view = service.session_view(db, session_id, who.network_filter())
+    return JSONResponse(detail(view, base_url(request)))
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -336,9 +357,21 @@ def create_session(body: SessionIn, db: DbDep, who: Organizer, request: Request)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=READ_ERRORS)
-def get_session(session_id: Id, db: DbDep, who: Viewer, request: Request):
+async def get_session(session_id: Id, db: DbDep, who: Viewer, request: Request):
     """The session: its start in UTC, every city's local time and comfort, and the agenda."""
-    return _session_response(db, session_id, who, request)
+    pages: SessionPages = request.app.state.session_pages
+    base = base_url(request)
+    network_id, body = await pages.page(
+        session_id, base, lambda: run_in_threadpool(_render, db, session_id, base)
+    )
+    check_network(who, network_id, f"session with id {session_id}")
+    return Response(body, media_type="application/json")
+
+
+def _render(db, session_id: int, base: str) -> tuple[int, bytes]:
+    view = service.session_view(db, session_id, None)
+    data = json.dumps(detail(view, base), ensure_ascii=False, separators=(",", ":"))
+    return view.session.network_id, data.encode("utf-8")
 
 
 @router.get(
@@ -487,7 +520,7 @@ def _action(db, session_id: int, who, request: Request, report) -> JSONResponse:
             already=report.already,
         ).model_dump(),
         "session": detail(
-            service.session_detail(db, session_id, who.network_filter()), base_url(request)
+            service.session_view(db, session_id, who.network_filter()), base_url(request)
         ),
     }
     return JSONResponse(data)
