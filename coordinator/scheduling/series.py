@@ -443,7 +443,7 @@ def _check_rules(rules: SeriesRules) -> None:
     if not rules.time_limit > 0:
         raise ValueError(f"--time-limit must be positive, got {rules.time_limit!r}")
     if rules.workers < 1:
-        raise ValueError(f"workers must be at least 1, got {rules.workers!r}")
+        raise ValueError(f"--workers must be at least 1, got {rules.workers!r}")
 
 
 def _quiet_model(quiet: tuple[str, str]) -> ComfortModel:
