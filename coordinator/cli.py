@@ -554,13 +554,26 @@ def beat(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "INFO") ->
 @app.command("serve")
 def serve(
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 2,
+    host: Annotated[str, typer.Option("--host", help="Where the HTTP API listens.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    api: Annotated[bool, typer.Option("--api/--no-api", help="Run the HTTP API too.")] = True,
 ) -> None:
-    """Worker, beat and a local mail catcher together (a local installation); Ctrl-C stops."""
+    """The HTTP API (uvicorn), a worker, beat and a local mail catcher together (a local
+    installation); Ctrl-C stops them all."""
+    from coordinator.api.serving import ApiProcess
     from coordinator.services.local_stack import serve_forever
 
     with database():
         pass
-    serve_forever(out, concurrency=concurrency)
+    server = ApiProcess(host=host, port=port) if api else None
+    try:
+        if server is not None:
+            server.start()
+            out.print(f"API on {server.url} (documentation: {server.url}/docs)")
+        serve_forever(out, concurrency=concurrency)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 @outbox_app.command("status")
