@@ -12,7 +12,6 @@ from alembic import op
 
 import coordinator.db
 
-
 revision: str = "167360812254"
 down_revision: str | None = "74ca28d2e624"
 branch_labels: str | Sequence[str] | None = None
