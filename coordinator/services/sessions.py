@@ -317,11 +317,3 @@ def feed_sessions(db: Db, feed: FeedToken) -> tuple[str, str, list[Session]]:
         )
     )
     return name, language, sessions
-
-
-def feed_owner_network(db: Db, feed: FeedToken) -> int:
-    if feed.delegate_id is not None:
-        return db.get(Delegate, feed.delegate_id).network_id  # type: ignore[union-attr]
-    if feed.city_id is not None:
-        return db.get(City, feed.city_id).network_id  # type: ignore[union-attr]
-    return db.get(WorkingGroup, feed.group_id).network_id  # type: ignore[union-attr]

@@ -115,4 +115,4 @@ def delegate_link(delegate_id: Id, body: DelegateLinkIn, db: DbDep, who: Organiz
     token, expires = keys.sign_link(
         body.purpose, "delegate", delegate_id, expires_in=timedelta(days=body.expires_in_days)
     )
-    return LinkOut(url="", token=token, expires_at=iso_z(expires))
+    return LinkOut(url=None, token=token, expires_at=iso_z(expires))
