@@ -29,7 +29,13 @@ from coordinator.invites.texts import format_when, pick
 from coordinator.services import materials
 from coordinator.submissions import types
 from coordinator.submissions.receive import Rejected, human_size
-from coordinator.submissions.texts import format_instant, language_of, session_name, t
+from coordinator.submissions.texts import (
+    accepted_types,
+    format_instant,
+    language_of,
+    session_name,
+    t,
+)
 
 router = APIRouter(tags=["upload page"], include_in_schema=False)
 
@@ -135,7 +141,7 @@ def _form(facts: PageFacts, action: str) -> str:
         return f'<p class="error" id="closed">{esc(t(lang, "page.closed"))}</p>'
     accept = ",".join(sorted({t.extension for t in types.ACCEPTED.values()} | {".jpeg"}))
     limit = human_size(get_settings().max_upload_bytes)
-    accepted = t(lang, "accepted", types=types.accepted_labels(), limit=limit)
+    accepted = t(lang, "accepted", types=accepted_types(lang), limit=limit)
     late = f'<p class="note">{esc(t(lang, "page.late_open"))}</p>' if facts.late else ""
     return (
         f"{late}"

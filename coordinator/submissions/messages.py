@@ -63,7 +63,7 @@ def _accepted(language: str) -> str:
     return t(
         language,
         "accepted",
-        types=types.accepted_labels(),
+        types=texts.accepted_types(language),
         limit=human_size(get_settings().max_upload_bytes),
     )
 

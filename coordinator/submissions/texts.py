@@ -102,6 +102,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "label.version": "版",
         "label.received": "受付日時",
         "accepted": "{types}（1ファイル最大 {limit}）",
+        "types": (
+            "PDF、PowerPoint（PPTX）、Word（DOCX）、Excel（XLSX）、"
+            "OpenDocument プレゼンテーション（ODP）、MP4 動画、PNG・JPEG 画像"
+        ),
         "note.replace": "締切までは新しい版をアップロードして差し替えられます。最新の版が会議で使われます。",
         "note.personal": "このリンクはご本人専用です。転送しないでください。",
         "note.late": "締切後の提出ですが、主催者が遅れての提出を受け付けました。",
@@ -128,6 +132,15 @@ def t(language: str, key: str, /, **values: Any) -> str:
     lang = CATALOGUE.get(language) or CATALOGUE["en"]
     template = lang.get(key) or CATALOGUE["en"][key]
     return template.format(**values) if values else template
+
+
+def accepted_types(language: str) -> str:
+    """The accepted formats, named for the reader."""
+    from coordinator.submissions.types import accepted_labels
+
+    if language in CATALOGUE and "types" in CATALOGUE[language]:
+        return CATALOGUE[language]["types"]
+    return accepted_labels()
 
 
 def label_sep(language: str) -> str:

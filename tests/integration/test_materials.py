@@ -334,6 +334,7 @@ def test_the_call_for_materials_in_the_presenters_language_and_zone(db):
     assert japanese["Subject"].startswith("資料提出のお願い")
     assert "2023年10月1日日曜日 20:00" in jtext and "（UTC+09:00）" in jtext
     assert f"/upload/{token_of(db, ja)}" in jtext
+    assert "受付形式：PDF、PowerPoint（PPTX）" in jtext and "200 MiB" in jtext
     # rendering again gives the same link and Message-ID (a retry is the same message)
     again = parse(render(db, by_delegate[ja.presenter_id]))
     assert again["Message-ID"] == japanese["Message-ID"] == by_delegate[ja.presenter_id].message_id
