@@ -70,12 +70,16 @@ class MailCatcher:
         host: str = "127.0.0.1",
         port: int | None = None,
         bounce_prefix: str = "bounce",
+        **controller_options,
     ) -> None:
         self.directory = Path(directory) if directory else None
         self.host = host
         self.port = port or free_port(host)
         self.bounce_prefix = bounce_prefix
         self.refuse_with: str | None = None
+        # Passed to aiosmtpd's Controller: tls_context (STARTTLS), ssl_context (implicit TLS),
+        # authenticator, auth_require_tls, require_starttls…
+        self.controller_options = controller_options
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -102,6 +106,7 @@ class MailCatcher:
                 port=self.port,
                 data_size_limit=50 * 1024 * 1024,
                 ready_timeout=10,
+                **self.controller_options,
             )
             controller.start()
             self._controller = controller
