@@ -349,14 +349,15 @@ async def session_status(session_id: int, request: Request) -> Response:
 
 @router.get("/sessions/{session_id}/pack", summary="The session pack (organizer)")
 async def download_pack(session_id: int, request: Request) -> Response:
-    def load(db: Db):
-        session = materials.session_materials(db, session_id).session
-        network_id = session.group.network_id
-        check_organizer(db, request, network_id)
-        return network_id, materials.build_pack(db, session_id)
+    def build(db: Db) -> materials.PackResult:
+        from coordinator.services.planning import get_session
+
+        session = get_session(db, session_id)
+        check_organizer(db, request, session.group.network_id)  # before any work
+        return materials.build_pack(db, session_id)
 
     try:
-        result = await organizer(request, load)
+        result = await in_db(build)
     except (Failure, UserError) as exc:
         return Failure.of(exc).response()
     return FileResponse(
