@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +45,7 @@ from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 from coordinator import clock  # noqa: E402
 from coordinator.config import normalize_database_url  # noqa: E402
 from coordinator.db import make_engine  # noqa: E402
-from coordinator.mail_catcher import MailCatcher  # noqa: E402
+from coordinator.mail_catcher import free_port  # noqa: E402
 from coordinator.migrate import upgrade  # noqa: E402
 from coordinator.models import (  # noqa: E402
     City,
@@ -185,7 +187,21 @@ def main() -> None:
     db_url, drop_database = database(tmp)
     engine = make_engine(db_url)
     client = redis.Redis.from_url(broker_url)
-    catcher = MailCatcher(port=None).start()
+    smtp_port = free_port()
+    catcher = subprocess.Popen(
+        [sys.executable, "-m", "coordinator.mail_catcher", "--port", str(smtp_port), "--no-store",
+         "--count-file", str(tmp / "received.txt")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:  # until the SMTP server listens
+        try:
+            socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or catcher.poll() is not None:
+                raise SystemExit("the SMTP server did not start") from None
+            time.sleep(0.1)
     clock_file = tmp / "clock.json"
     os.environ[clock.ENV] = str(clock_file)
     env = {
@@ -193,7 +209,7 @@ def main() -> None:
         "COORDINATOR_BROKER_URL": broker_url,
         "COORDINATOR_BROKER_KEY_PREFIX": prefix,
         "COORDINATOR_VAR_DIR": str(tmp / "var"),
-        "COORDINATOR_SMTP_PORT": str(catcher.port),
+        "COORDINATOR_SMTP_PORT": str(smtp_port),
         clock.ENV: str(clock_file),
         "COORDINATOR_OUTBOX_BATCH_SIZE": str(args.batch),
         "COORDINATOR_OUTBOX_MAX_IN_FLIGHT_BATCHES": "8",
@@ -252,8 +268,10 @@ def main() -> None:
         wait(lambda: sent() == n, 900, "the reminders", processes)
         reminder_seconds = time.perf_counter() - began
         reminder_rate = n / reminder_seconds
-        received = catcher.snapshot()
-        distinct = len({r.message_id for r in received})
+        catcher.terminate()
+        catcher.wait(timeout=30)
+        counted = (tmp / "received.txt").read_text().split()
+        received, distinct = int(counted[1]), int(counted[3])
         with engine.connect() as connection:
             not_sent = connection.execute(
                 select(func.count()).where(OutboxMessage.status != "sent")
@@ -262,14 +280,16 @@ def main() -> None:
         print(f"no-op tasks: {n} in {noop_seconds:.2f}s = {noop_rate:,.0f} tasks/s")
         print(
             f"reminders:   {n} in {reminder_seconds:.2f}s = {reminder_rate:,.0f} messages/s "
-            f"(SMTP server received {len(received)}, {distinct} distinct Message-IDs; "
+            f"(SMTP server received {received}, {distinct} distinct Message-IDs; "
             f"{not_sent} not sent)"
         )
         print(f"ratio: {reminder_rate / noop_rate:.2f}")
     finally:
         for p in reversed(processes):
             p.stop(timeout=10)
-        catcher.stop()
+        if catcher.poll() is None:
+            catcher.terminate()
+            catcher.wait(timeout=30)
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             client.delete(*keys)

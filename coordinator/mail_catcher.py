@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import socket
 import threading
 import time
@@ -148,16 +149,27 @@ def main() -> None:  # pragma: no cover - a manual tool
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--dir", type=Path, default=Path("var/mail"))
+    parser.add_argument("--no-store", action="store_true", help="count only, write nothing")
+    parser.add_argument(
+        "--count-file", type=Path, help="on exit, write 'received N distinct M' (Message-IDs)"
+    )
     args = parser.parse_args()
-    catcher = MailCatcher(args.dir, host=args.host, port=args.port).start()
-    print(f"mail catcher on {args.host}:{args.port}, storing under {args.dir}/", flush=True)
+    directory = None if args.no_store else args.dir
+    catcher = MailCatcher(directory, host=args.host, port=args.port).start()
+    where = f"storing under {directory}/" if directory else "storing nothing"
+    print(f"mail catcher on {args.host}:{args.port}, {where}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(3600)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
         catcher.stop()
+        if args.count_file:
+            received = catcher.snapshot()
+            distinct = len({r.message_id for r in received})
+            args.count_file.write_text(f"received {len(received)} distinct {distinct}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -105,26 +105,21 @@ def dispatch_due(
 
 
 class _Outcomes:
-    """Outcomes recorded as they happen, written in small transactions."""
+    """Outcomes recorded as they happen, written in small transactions: the sent rows of a
+    chunk in one statement (``sent_at`` is when the chunk's last message was accepted), the
+    other outcomes row by row."""
 
     def __init__(self, engine: Engine, worker: str, settings: OutboxSettings) -> None:
         self.engine = engine
         self.worker = worker
         self.settings = settings
-        self.sent: list[dict] = []
+        self.sent: list[int] = []
+        self.sent_at: datetime | None = None
         self.other: list[dict] = []
 
     def mark_sent(self, row: OutboxMessage, at: datetime) -> None:
-        self.sent.append(
-            {
-                "id": row.id,
-                "status": "sent",
-                "sent_at": at,
-                "attempts": row.attempts + 1,
-                "lease_until": None,
-                "last_error": None,
-            }
-        )
+        self.sent.append(row.id)
+        self.sent_at = at
         if len(self.sent) >= self.settings.commit_every:
             self.flush()
 
@@ -141,9 +136,21 @@ class _Outcomes:
             connection.begin(),
             OrmSession(bind=connection) as db,
         ):
-            for rows in (self.sent, self.other):
-                if rows:
-                    db.execute(update(OutboxMessage), rows)
+            if self.sent:
+                db.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(self.sent))
+                    .values(
+                        status="sent",
+                        sent_at=self.sent_at,
+                        attempts=OutboxMessage.attempts + 1,
+                        lease_until=None,
+                        last_error=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            if self.other:
+                db.execute(update(OutboxMessage), self.other)
         self.sent, self.other = [], []
 
 
