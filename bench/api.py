@@ -167,7 +167,11 @@ def server(url: str, folder: Path, **settings: str) -> Iterator[int]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit((folder / "api.log").read_text(errors="replace")[-3000:])
             time.sleep(0.1)
-        yield port
+        try:
+            yield port
+        except BaseException:
+            print((folder / "api.log").read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
     finally:
         process.terminate()
         try:

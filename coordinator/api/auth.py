@@ -27,20 +27,21 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import bindparam, select
 
-from coordinator.db import Db, new_session
+from coordinator.db import Db, new_session, session_scope
 from coordinator.errors import NotFound, UserError
 from coordinator.models import City, Delegate, Presentation, Session, WorkingGroup
 from coordinator.services import keys, materials
 from coordinator.submissions import tokens as upload_tokens
 
 ROLE_RANK = {"viewer": 1, "organizer": 2, "admin": 3}
+T = TypeVar("T")
 
 
 class ApiSettings(BaseSettings):
@@ -176,6 +177,17 @@ async def get_db() -> AsyncIterator[Db]:
 DbDep = Annotated[Db, Depends(get_db)]
 
 
+def _with_db(function: Callable[..., T], *args) -> T:
+    with session_scope() as db:
+        return function(db, *args)
+
+
+async def in_db(function: Callable[..., T], *args) -> T:
+    """``function(db, *args)`` in a worker thread with a database session of its own, closed
+    (its connection back in the pool) as soon as it returns."""
+    return await run_in_threadpool(_with_db, function, *args)
+
+
 def _credential(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header:
@@ -195,18 +207,18 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-async def authenticate(request: Request, db: DbDep) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """The caller (anonymous when no credential is sent). A wrong credential is 401, and
     counts against the client's allowance of failures (429 when it is used up)."""
     known = getattr(request.state, "principal", None)
     if known is not None:  # already authenticated for this request
         return known
-    principal = await _authenticate(request, db)
+    principal = await _authenticate(request)
     request.state.principal = principal
     return principal
 
 
-async def _authenticate(request: Request, db: Db) -> Principal:
+async def _authenticate(request: Request) -> Principal:
     secret = _credential(request)
     if secret is None:
         return ANONYMOUS
@@ -224,13 +236,13 @@ async def _authenticate(request: Request, db: Db) -> Principal:
         cache: KeyCache = state.key_cache
         identity = cache.get(secret)
         if identity is None:
-            identity = await run_in_threadpool(keys.verify_key, db, secret)
+            identity = await in_db(keys.verify_key, secret)
             if identity is not None:
                 cache.put(secret, identity)
         if identity is not None:
             return Principal("key", identity.role, identity.network_id, identity.id)
     elif upload_tokens.read(secret) is not None:
-        link = await run_in_threadpool(_upload_link, db, secret)
+        link = await in_db(_upload_link, secret)
         if link is not None:
             return Principal("link", link=link)
     else:
@@ -346,7 +358,11 @@ class OwnerCache:
 _owners = OwnerCache()
 
 
-async def network_scope(request: Request, db: DbDep) -> None:
+def _owner(db: Db, name: str, value: int) -> int | None:
+    return db.scalar(_NETWORK_QUERIES[name], {"id": value})
+
+
+async def network_scope(request: Request) -> None:
     """A router dependency: for a key bound to a network, a resource of another network named
     in the path does not exist (404), before anything else about the request is looked at."""
     named = [
@@ -356,13 +372,13 @@ async def network_scope(request: Request, db: DbDep) -> None:
     ]
     if not named:
         return
-    principal = await authenticate(request, db)
+    principal = await authenticate(request)
     if principal.kind != "key" or principal.network_id is None:
         return
     for name, value in named:
         known, owner = _owners.get((name, value))
         if not known:
-            owner = await run_in_threadpool(db.scalar, _NETWORK_QUERIES[name], {"id": value})
+            owner = await in_db(_owner, name, value)
             if owner is not None:  # a missing resource may appear: not remembered
                 _owners.put((name, value), owner)
         if owner is not None and owner != principal.network_id:

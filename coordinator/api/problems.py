@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -263,6 +264,17 @@ async def _database_down(request: Request, exc: OperationalError) -> JSONRespons
     )
 
 
+async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+    log.warning("no database connection free for %s: %s", request.url.path, exc)
+    return problem(
+        503,
+        slug="unavailable",
+        detail="the server is too busy to reach the database right now",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, slug="internal", instance=request.url.path)
@@ -349,6 +361,7 @@ def install(app: FastAPI, *, body_limit: int) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimitMiddleware, limit=body_limit)
 

@@ -99,7 +99,10 @@ class SessionPages:
     async def page(
         self, session_id: int, base: str, render: Callable[[], Awaitable[tuple[int, bytes]]]
     ) -> tuple[int, bytes]:
-        """The cached page, or a new rendering; requests that miss together share one."""
+        """The cached page, or a new rendering; requests that miss together share one. With
+        the cache off every request renders its own."""
+        if self.ttl <= 0:
+            return await render()
         page = self.get(session_id, base)
         if page is not None:
             return page

@@ -21,6 +21,7 @@ from coordinator.api.auth import (
     Principal,
     Viewer,
     check_network,
+    in_db,
     require_key_or_link,
 )
 from coordinator.api.problems import FieldProblem
@@ -357,13 +358,11 @@ def create_session(body: SessionIn, db: DbDep, who: Organizer, request: Request)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=READ_ERRORS)
-async def get_session(session_id: Id, db: DbDep, who: Viewer, request: Request):
+async def get_session(session_id: Id, who: Viewer, request: Request):
     """The session: its start in UTC, every city's local time and comfort, and the agenda."""
     pages: SessionPages = request.app.state.session_pages
     base = base_url(request)
-    network_id, body = await pages.page(
-        session_id, base, lambda: run_in_threadpool(_render, db, session_id, base)
-    )
+    network_id, body = await pages.page(session_id, base, lambda: in_db(_render, session_id, base))
     check_network(who, network_id, f"session with id {session_id}")
     return Response(body, media_type="application/json")
 
