@@ -113,16 +113,27 @@ def stack(fresh_database_url, tmp_path, monkeypatch):
             delete_redis_prefix(broker_url, prefix)
 
 
-def all_due(stack: Stack, count: int, *, name: str, offsets=("PT1H",)):
-    """``count`` reminders of one session, all due now on the shared clock."""
-    now = utcnow()
-    start = now + timedelta(hours=2)
+def all_due(stack: Stack, count: int, *, name: str, offsets=("PT1H",), now: bool = True):
+    """``count`` reminders of one session, all due now on the shared clock (or, with
+    ``now=False``, once :func:`make_due` is called)."""
+    planned_at = utcnow()
+    start = planned_at + timedelta(hours=2)
     seeded = seed_session(
-        stack.engine, delegates=count, start=start, offsets=list(offsets), plan_at=now, name=name
+        stack.engine,
+        delegates=count,
+        start=start,
+        offsets=list(offsets),
+        plan_at=planned_at,
+        name=name,
     )
-    clock.set_now(start - timedelta(minutes=30))
+    if now:
+        make_due(seeded)
     assert counts(stack.engine)["pending"] == count * len(offsets)
     return seeded
+
+
+def make_due(seeded) -> None:
+    clock.set_now(seeded.start - timedelta(minutes=30))
 
 
 def assert_each_delivered(stack: Stack, *, allowed_duplicates: set[str]) -> None:
@@ -234,10 +245,11 @@ def test_smtp_refusing_then_absent_then_back_delivers_everything_once(stack):
 
 
 def test_two_workers_and_two_beats_deliver_each_message_once(stack):
-    all_due(stack, 1000, name="pair")
+    seeded = all_due(stack, 1000, name="pair", now=False)
     for name in ("beat-1", "beat-2"):
         stack.beat(name)
     workers = [stack.worker("worker-1"), stack.worker("worker-2")]
+    make_due(seeded)  # only now, so that both workers are there from the start
     wait_for(
         lambda: counts(stack.engine)["sent"] == 1000,
         timeout=120,
