@@ -452,3 +452,35 @@ def test_session_page_cache_follows_changes_and_networks(api):
         )
         assert ok(viewer.get(f"/api/v1/sessions/{sid}"))["start_utc"] == moved["start_utc"]
         ok(organizer.patch(f"/api/v1/cities/{city['city_id']}", json={"name": city["city"]}))
+
+
+def test_another_process_write_shows_within_the_cache_time(api):
+    """A change made outside the server (the CLI, another worker) is seen within about the
+    page cache's time to live (2 s by default), never served stale for longer."""
+    import time
+
+    from sqlalchemy import update
+
+    from coordinator.db import make_engine
+    from coordinator.models import Session as Model
+
+    sid = api.ids["session_b"]
+    viewer = api.client("viewer_b")
+    before = ok(viewer.get(f"/api/v1/sessions/{sid}"))["title"]
+    engine = make_engine(api.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(Model).where(Model.id == sid).values(title="Moved by CLI"))
+        deadline = time.monotonic() + 6
+        titles = []
+        while time.monotonic() < deadline:
+            titles.append(ok(viewer.get(f"/api/v1/sessions/{sid}"))["title"])
+            if titles[-1] == "Moved by CLI":
+                break
+            time.sleep(0.2)
+        assert titles[-1] == "Moved by CLI", titles
+        assert time.monotonic() < deadline
+    finally:
+        with engine.begin() as connection:
+            connection.execute(update(Model).where(Model.id == sid).values(title=before))
+        engine.dispose()

@@ -5,9 +5,10 @@ agenda, its group or the group's cities change.
 Every ORM write in this process to one of those tables (a flush, or a bulk UPDATE/DELETE
 through the ORM) moves a process-wide *generation* on, at the flush and again at the commit; a
 page is served from the cache only while its generation is current and it is younger than the
-time to live (``COORDINATOR_API_SESSION_CACHE_SECONDS``, 0 turns the cache off). A page renders
-the data as of the generation read *before* loading it, so a write that commits meanwhile leaves
-it stale-marked at once. Writes by other processes show within the time to live.
+time to live (``COORDINATOR_API_SESSION_CACHE_SECONDS``, 0 turns the cache off); an older page
+of the current generation is served while one request renders it again. A page renders the data
+as of the generation read *before* loading it, so a write that commits meanwhile leaves it
+stale-marked at once. Writes by other processes show within about the time to live.
 """
 
 from __future__ import annotations
@@ -95,17 +96,33 @@ class SessionPages:
         self.ttl, self.size = ttl, size
         self._pages: dict[tuple[int, str], tuple[int, float, int, bytes]] = {}
         self._rendering: dict[tuple[int, str, int], asyncio.Future] = {}
+        self._background: set[asyncio.Future] = set()
 
     async def page(
         self, session_id: int, base: str, render: Callable[[], Awaitable[tuple[int, bytes]]]
     ) -> tuple[int, bytes]:
-        """The cached page, or a new rendering; requests that miss together share one. With
-        the cache off every request renders its own."""
+        """The cached page, or a new rendering; requests that miss together share one. A page
+        that is only older than the time to live (no write since) is served once more while
+        one request renders it again in the background. With the cache off every request
+        renders its own."""
         if self.ttl <= 0:
             return await render()
-        page = self.get(session_id, base)
-        if page is not None:
-            return page
+        entry = self._pages.get((session_id, base))
+        if entry is not None and entry[0] == _generation:
+            if entry[1] < time.monotonic():
+                self._refresh(session_id, base, render)
+            return entry[2], entry[3]
+        return await self._render_once(session_id, base, render)
+
+    def _refresh(self, session_id: int, base: str, render) -> None:
+        if (session_id, base, _generation) in self._rendering:
+            return
+        task = asyncio.ensure_future(self._render_once(session_id, base, render))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved
+
+    async def _render_once(self, session_id: int, base: str, render) -> tuple[int, bytes]:
         made_at = _generation
         key = (session_id, base, made_at)
         pending = self._rendering.get(key)
@@ -124,17 +141,6 @@ class SessionPages:
         future.set_result(page)
         self.put(session_id, base, made_at, *page)
         return page
-
-    def get(self, session_id: int, base: str) -> tuple[int, bytes] | None:
-        if self.ttl <= 0:
-            return None
-        page = self._pages.get((session_id, base))
-        if page is None:
-            return None
-        made_at_generation, expires, network_id, body = page
-        if made_at_generation != _generation or expires < time.monotonic():
-            return None
-        return network_id, body
 
     def put(self, session_id: int, base: str, made_at: int, network_id: int, body: bytes) -> None:
         if self.ttl <= 0 or made_at != _generation:
