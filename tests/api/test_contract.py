@@ -25,7 +25,7 @@ from tests.api.conftest import running_api
 
 # The API's routes; the submissions' upload and download routes are fuzzed by their own tests.
 OURS = re.compile(r"^(/api/v1|/grid$|/sessions/\{session_id\}/grid$|/healthz$|/problems/)")
-EXAMPLES = int(os.environ.get("COORDINATOR_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("COORDINATOR_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
