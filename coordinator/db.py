@@ -1,6 +1,6 @@
 """Engine, sessions and the MetaData naming convention.
 
-Services open one transaction per user action with :func:`transaction`; nothing else commits.
+Services run one transaction per user action with :func:`unit_of_work`; nothing else commits.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-
-Db = Session
 from sqlalchemy.types import TypeDecorator
 
 from coordinator.config import get_settings, normalize_database_url
+
+Db = Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,12 +65,13 @@ def db(engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture
-def fresh_database_url(tmp_path) -> Iterator[str]:
-    """An empty, migrated database of the configured kind that other processes can use."""
+@contextmanager
+def new_database(folder: Path) -> Iterator[str]:
+    """An empty, migrated database of the configured kind that other processes can use: a
+    SQLite file in ``folder``, or a new PostgreSQL database dropped afterwards."""
     base = configured_url()
     if base is None:
-        url = f"sqlite:///{tmp_path / 'coordinator.sqlite3'}"
+        url = f"sqlite:///{folder / 'coordinator.sqlite3'}"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
@@ -89,6 +91,13 @@ def fresh_database_url(tmp_path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path) -> Iterator[str]:
+    """An empty, migrated database of the configured kind that other processes can use."""
+    with new_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from alembic import op
 
 import coordinator.db
 
-
 revision: str = "40647b1345db"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

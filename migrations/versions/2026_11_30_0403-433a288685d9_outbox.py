@@ -12,7 +12,6 @@ from alembic import op
 
 import coordinator.db
 
-
 revision: str = "433a288685d9"
 down_revision: str | None = "40647b1345db"
 branch_labels: str | Sequence[str] | None = None
