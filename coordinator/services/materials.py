@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 from sqlalchemy import Engine, and_, func, select, update
@@ -63,6 +65,7 @@ CALL = "call_for_materials"
 RECEIPT = "receipt"
 CHASER = "chaser"
 PLANNED_KINDS = (CALL, CHASER)
+T = TypeVar("T")
 
 
 class UploadRefused(UserError):
@@ -462,6 +465,23 @@ def _recorded(submission: Submission, duplicate: bool) -> Recorded:
     )
 
 
+def in_transaction(db: Db, work: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run ``work`` in one transaction, again (after a short pause) when it lost a race: a
+    concurrent upload took the same version number, or, on SQLite, another connection
+    committed between this transaction's first read and its first write (SQLite then refuses
+    the write at once, "database is locked", whatever the busy timeout)."""
+    for attempt in range(attempts):
+        try:
+            with unit_of_work(db):
+                return work()
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            db.expire_all()
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def record_submission(
     db: Db,
     grant: UploadGrant,
@@ -480,17 +500,7 @@ def record_submission(
     incoming = received.incoming
     sha256 = incoming.sha256
     key = storage.commit(incoming)
-    for attempt in range(5):
-        try:
-            with unit_of_work(db):
-                return _record(db, grant, received, key, sha256, channel, now)
-        except (IntegrityError, OperationalError):
-            # A concurrent upload of the same presentation took the version number (or
-            # SQLite's write lock): try again with the next one.
-            if attempt == 4:
-                raise
-            db.expire_all()
-    raise AssertionError("unreachable")  # pragma: no cover
+    return in_transaction(db, lambda: _record(db, grant, received, key, sha256, channel, now))
 
 
 def _record(db, grant, received, key, sha256, channel, now) -> Recorded:
@@ -781,6 +791,7 @@ def build_pack(
     """Build (or reuse, when nothing changed) the session's pack; records it on the session's
     pack row."""
     storage = storage or get_storage()
+    # Read what the pack holds (one short transaction) ...
     with unit_of_work(db):
         session = db.get(Session, session_id)
         if session is None:
@@ -812,17 +823,23 @@ def build_pack(
             "presentations": len(items),
             "submitted": sum(1 for i in items if i.submitted),
         }
-        written = packs.write_pack(
-            target,
-            items,
-            storage=storage,
-            session_info=info,
-            calendar_name=f"session-{session.id}.ics",
-            calendar=_calendar(session),
-        )
+        calendar = _calendar(session)
+    # ... write the zip outside any transaction (it may take a while) ...
+    written = packs.write_pack(
+        target,
+        items,
+        storage=storage,
+        session_info=info,
+        calendar_name=f"session-{session_id}.ics",
+        calendar=calendar,
+    )
+
+    # ... and record it (another short transaction).
+    def record() -> None:
+        pack = db.scalar(select(SessionPack).where(SessionPack.session_id == session_id))
         if pack is None:
             pack = SessionPack(
-                session_id=session.id,
+                session_id=session_id,
                 status="pending",
                 due_at=(deadline or clock.now()) + get_settings().materials_grace,
                 attempts=0,
@@ -835,9 +852,11 @@ def build_pack(
         pack.fingerprint = fingerprint
         pack.submitted = written.submitted
         pack.missing = written.missing
-        return PackResult(
-            target, written.sha256, written.size, written.submitted, written.missing, True
-        )
+
+    in_transaction(db, record)
+    return PackResult(
+        target, written.sha256, written.size, written.submitted, written.missing, True
+    )
 
 
 def _z(instant: datetime | None) -> str | None:
@@ -919,22 +938,24 @@ def build_claimed_pack(engine: Engine, pack_id: int, token: str) -> PackResult |
             result = build_pack(db, session_id)
         except Exception as exc:
             db.rollback()
-            with unit_of_work(db):
-                pack = db.get(SessionPack, pack_id)
-                if pack is not None and pack.claimed_by == token:
-                    pack.status = "pending"
-                    pack.attempts += 1
-                    pack.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    pack.due_at = clock.now() + timedelta(minutes=min(60, 2**pack.attempts))
-                    pack.claimed_by = None
-                    pack.lease_until = None
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            in_transaction(db, lambda: _release(db, pack_id, token, error))
             raise
-        with unit_of_work(db):
-            pack = db.get(SessionPack, pack_id)
-            if pack is not None and pack.claimed_by == token:
-                pack.status = "built"
-                pack.attempts += 1
-                pack.last_error = None
-                pack.claimed_by = None
-                pack.lease_until = None
+        in_transaction(db, lambda: _release(db, pack_id, token, None))
         return result
+
+
+def _release(db: Db, pack_id: int, token: str, error: str | None) -> None:
+    """After a build: built, or pending again (later, with the error) if it failed."""
+    pack = db.get(SessionPack, pack_id)
+    if pack is None or pack.claimed_by != token:
+        return
+    pack.attempts += 1
+    pack.claimed_by = None
+    pack.lease_until = None
+    pack.last_error = error
+    if error is None:
+        pack.status = "built"
+    else:
+        pack.status = "pending"
+        pack.due_at = clock.now() + timedelta(minutes=min(60, 2**pack.attempts))

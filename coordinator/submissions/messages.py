@@ -46,6 +46,23 @@ def _sender(session: Session) -> Person:
     return Person(name=network.organizer_name, email=network.organizer_email)
 
 
+def _compose(
+    row: OutboxMessage, session: Session, person: Person, language: str, subject: str, b
+) -> EmailMessage:
+    """The email: from the network's organizer, the greeting, then ``b``'s blocks, with the
+    row's Message-ID."""
+    return compose_message(
+        sender=_sender(session),
+        recipient=person,
+        subject=subject,
+        opening=greeting(person.name, language),
+        body=b.build(),
+        message_id=row.message_id,
+        language=language,
+        date=clock.now(),
+    )
+
+
 def _session_name(session: Session, language: str) -> str:
     group = session.group
     return texts.session_name(session.title, session.title_ja, group.name, group.name_ja, language)
@@ -130,16 +147,7 @@ def render_call(db: Db, row: OutboxMessage) -> EmailMessage | None:
         )
     )
     _link_blocks(b, session, presentation, deadline, token, person, language)
-    return compose_message(
-        sender=_sender(session),
-        recipient=person,
-        subject=subject,
-        opening=greeting(person.name, language),
-        body=b.build(),
-        message_id=row.message_id,
-        language=language,
-        date=clock.now(),
-    )
+    return _compose(row, session, person, language, subject, b)
 
 
 @renderer(materials.CHASER)
@@ -167,15 +175,13 @@ def render_chaser(db: Db, row: OutboxMessage) -> EmailMessage | None:
         )
     )
     _link_blocks(b, session, presentation, deadline, token, person, language)
-    return compose_message(
-        sender=_sender(session),
-        recipient=person,
-        subject=t(language, "subject.chaser", session=name, relative=relative),
-        opening=greeting(person.name, language),
-        body=b.build(),
-        message_id=row.message_id,
-        language=language,
-        date=clock.now(),
+    return _compose(
+        row,
+        session,
+        person,
+        language,
+        t(language, "subject.chaser", session=name, relative=relative),
+        b,
     )
 
 
@@ -213,13 +219,4 @@ def render_receipt(db: Db, row: OutboxMessage) -> EmailMessage | None:
         version=submission.version,
         session=name,
     )
-    return compose_message(
-        sender=_sender(session),
-        recipient=person,
-        subject=subject,
-        opening=greeting(person.name, language),
-        body=b.build(),
-        message_id=row.message_id,
-        language=language,
-        date=clock.now(),
-    )
+    return _compose(row, session, person, language, subject, b)

@@ -11,57 +11,27 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
 from coordinator import clock
 from coordinator.config import get_settings
 from coordinator.db import make_engine
-from coordinator.migrate import upgrade
 from coordinator.models import UploadToken
 from coordinator.services import materials
 from coordinator.services.planning import schedule_session
-from tests.conftest import ROOT, configured_url
+from tests.conftest import ROOT, new_database
 
 LIMIT = 2 * 1024 * 1024
 ADMIN_TOKEN = "test-admin-token"
 NOW = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
 START = datetime(2023, 10, 3, 11, 0, tzinfo=UTC)
 DEADLINE = START - timedelta(hours=48)
-
-
-@contextlib.contextmanager
-def new_database(folder: Path) -> Iterator[str]:
-    """An empty, migrated database of the configured kind, for a module's server."""
-    base = configured_url()
-    if base is None:
-        url = f"sqlite:///{folder / 'materials.sqlite3'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    name = f"coordinator_m_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
