@@ -101,6 +101,15 @@ def test_a_presenter_uploads_from_the_page_and_sees_the_receipt(browser, tmp_pat
         browser.find_element(By.LINK_TEXT, "Back to the upload page").click()
         details = browser.find_element(By.ID, "details").text
         assert "version 1: Flood control — Tokyo.pdf" in details
+        # A file over the limit: the browser shows the refusal naming the limit, not an error.
+        big = tmp_path / "recording.pdf"
+        big.write_bytes(data + bytes(8 * 1024 * 1024))
+        browser.find_element(By.ID, "file").send_keys(str(big))
+        browser.find_element(By.CSS_SELECTOR, "#upload button[type=submit]").click()
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.ID, "error"))
+        )
+        assert "larger than the limit of 2 MiB" in browser.find_element(By.ID, "error").text
         with server.db() as db:
             stored = db.scalars(
                 select(Submission).where(Submission.presentation_id == presentation_id)
