@@ -14,11 +14,14 @@ here, so a retried delivery is recognisably the same message.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
 
 from coordinator.config import Settings, get_settings
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class DeliveryError(Exception):
@@ -108,9 +111,12 @@ class Mailer:
         self.connections += 1
         return smtp
 
-    def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
-        """Send one message; raises :class:`TemporaryFailure` or :class:`PermanentFailure`."""
-        data = message.as_bytes()
+    def send(self, message: EmailMessage | bytes, *, sender: str, recipients: list[str]) -> None:
+        """Send one message (or its bytes); raises :class:`TemporaryFailure` or
+        :class:`PermanentFailure`."""
+        data = message if isinstance(message, bytes) else message.as_bytes()
+        if data.count(b"\n") != data.count(b"\r\n"):  # SMTP wants CRLF line ends
+            data = _BARE_LF.sub(b"\r\n", data)
         # A connection that sat idle may have been closed by the server: reconnect once.
         for attempt in (1, 2):
             reused = self._smtp is not None

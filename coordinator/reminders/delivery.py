@@ -28,6 +28,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session as OrmSession
@@ -69,6 +70,18 @@ def backoff(attempt: int, settings: OutboxSettings, rng: random.Random | None = 
     rng = rng or random
     ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (attempt - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def message_bytes(message: EmailMessage, message_id: str) -> bytes:
+    """The message as sent, carrying exactly the row's Message-ID (checked on the bytes: parsing
+    the header would cost more than building the whole message)."""
+    data = message.as_bytes()
+    head = b"\n" + data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0] + b"\n"
+    if b"\nMessage-ID: " + message_id.encode("ascii") + b"\n" in head:
+        return data
+    del message["Message-ID"]
+    message["Message-ID"] = message_id
+    return message.as_bytes()
 
 
 def dispatch_due(
@@ -221,12 +234,9 @@ def deliver_batch(
                         out.mark(row, "dropped")
                         result.dropped += 1
                         continue
-                    if message["Message-ID"] != row.message_id:
-                        del message["Message-ID"]
-                        message["Message-ID"] = row.message_id
                     try:
                         mailer.send(
-                            message,
+                            message_bytes(message, row.message_id),
                             sender=app_settings.organizer_email,
                             recipients=[row.recipient],
                         )

@@ -54,3 +54,26 @@ def test_the_clock_is_real_unless_a_clock_file_is_named(tmp_path, monkeypatch):
         clock.set_now(datetime(2023, 9, 14))
     clock.reset()
     assert clock.now().year == datetime.now(UTC).year
+
+
+def test_a_message_leaves_with_exactly_its_rows_message_id():
+    from email.message import EmailMessage
+
+    from coordinator.reminders.delivery import message_bytes
+
+    right = EmailMessage()
+    right["Subject"] = "x"
+    right["Message-ID"] = "<row-1@coordinator.example.org>"
+    right.set_content("body\nMessage-ID: <row-1@coordinator.example.org>\n")
+    assert message_bytes(right, "<row-1@coordinator.example.org>") == right.as_bytes()
+
+    for wrong in ("<other@example.org>", None):
+        message = EmailMessage()
+        message["Subject"] = "x"
+        if wrong:
+            message["Message-ID"] = wrong
+        message.set_content("Message-ID: <row-2@coordinator.example.org>\n")  # in the body only
+        data = message_bytes(message, "<row-2@coordinator.example.org>")
+        head = data.split(b"\n\n", 1)[0]
+        assert b"Message-ID: <row-2@coordinator.example.org>" in head
+        assert b"other@example.org" not in data
