@@ -1,7 +1,8 @@
 """A real API server for the HTTP tests: ``uvicorn coordinator.api:app`` in a subprocess on a
 free loopback port, over a fresh database of the configured kind (SQLite, or PostgreSQL when
 ``COORDINATOR_DATABASE_URL`` is set) holding committed data: the G-NETS kickoff (network A), a
-small second network (B), and API keys of every role. The shared clock is set to two weeks
+small second network (B), and API keys of every role (the database comes from
+``tests.conftest.new_database``, the helper behind ``fresh_database_url``, here per module). The shared clock is set to two weeks
 before the kickoff, so its sessions lie in the future for the server too.
 """
 
@@ -13,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,12 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import MetaData, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, func, select
 
 from coordinator.db import make_engine
-from coordinator.migrate import upgrade
-from tests.conftest import KICKOFF, ROOT, configured_url
+from tests.conftest import KICKOFF, ROOT, new_database  # behind fresh_database_url
 
 CLOCK_START = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
 
@@ -58,34 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def new_database(folder: Path) -> Iterator[str]:
-    """An empty, migrated database of the configured kind (like ``fresh_database_url``, for
-    the module-scoped servers)."""
-    base = configured_url()
-    if base is None:
-        url = f"sqlite:///{folder / 'api.sqlite3'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    name = f"coordinator_api_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
