@@ -504,8 +504,14 @@ def kickoff_check(db: Db, *, time_limit: float = 5.0) -> KickoffCheck:
         )
     )
     inputs = [_stored(s, fixed=False) for s in sessions]
+    # Presenting cities are never asked to present between midnight and 06:00 local time;
+    # fairness then rotates what inconvenience remains.
     rules = SeriesRules(
-        organizer_zone=zone, day_zone=zone, time_limit=time_limit, compare_unfair=True
+        organizer_zone=zone,
+        day_zone=zone,
+        time_limit=time_limit,
+        compare_unfair=True,
+        quiet=("00:00", "06:00"),
     )
     try:
         plan = plan_series(inputs, rules)

@@ -312,6 +312,14 @@ def test_kickoff_check_never_double_books_tokyo_or_rotterdam(kickoff):
         )
     # What the check guards against: each session at its own best slot double-books Tokyo.
     assert check.independent_clashes["Tokyo"]
+    # No presenting city is asked to present between midnight and 06:00 local time.
+    for planned in check.outcome.plan.fair.sessions:
+        presenting = {
+            city
+            for city, spans in check.presenters.items()
+            if any(t == planned.title for t, _, _ in spans)
+        }
+        assert all(planned.comfort[city] != "night" for city in presenting), planned
     # Nothing was written.
     assert {s.start_utc for s in kickoff.scalars(select(Session))} == {None}
 
