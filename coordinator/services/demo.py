@@ -78,10 +78,11 @@ def print_grid(out: Console, cities, sessions) -> None:
         slot = evaluate_slot(people, session.start_utc, session.duration_minutes).candidates[0]
         columns.append({t.city: t for t in slot.cities})
     table = Table(title="Local time of each kickoff session in every city", show_lines=False)
-    table.add_column("city")
+    table.add_column("city", no_wrap=True)
+    table.add_column("日本語", no_wrap=True)
     for session in sessions:
         when = f"{session.start_utc:%m-%d %H:%M}Z" if session.start_utc else "unscheduled"
-        table.add_column(f"{session.group.name[:24]}\n{when}", overflow="fold")
+        table.add_column(f"{session.group.name[:20]}\n{when}", no_wrap=True)
     for city in cities:
         cells = []
         for column in columns:
@@ -93,8 +94,12 @@ def print_grid(out: Console, cities, sessions) -> None:
             cells.append(
                 f"[{STYLE.get(t.comfort, '')}]{t.local_start:%a %H:%M} {t.utc_offset}{mark}[/]"
             )
-        table.add_row(f"{city.name} {city.name_ja or ''}", *cells)
-    out.print(table)
+        table.add_row(city.name, city.name_ja or "", *cells)
+    # Wide enough for every cell even when the output is not a terminal (make demo | less).
+    wide = out
+    if out.width < 150:
+        wide = Console(file=out.file, width=150, color_system=out.color_system, highlight=False)
+    wide.print(table)
     out.print("green working hours · yellow early · orange evening · red night · ⚑ weekend/holiday")
 
 
