@@ -274,9 +274,6 @@ def test_a_moved_session_is_reminded_for_its_new_time_and_a_cancelled_one_not_at
     cancelled = seed_session(
         stack.engine, delegates=30, start=start, offsets=["P1D", "PT1H"], plan_at=now, name="off"
     )
-    stack.beat("beat")
-    stack.worker("worker")
-
     new_start = start + timedelta(hours=12)
     with OrmSession(bind=stack.engine, expire_on_commit=False) as db:
         schedule_session(db, moved.session_id, new_start)  # the real service: re-plans
@@ -284,6 +281,8 @@ def test_a_moved_session_is_reminded_for_its_new_time_and_a_cancelled_one_not_at
             session = db.get(Session, cancelled.session_id)
             session.status = "cancelled"
             drop_reminders(db, session)
+    stack.beat("beat")
+    stack.worker("worker")
     clock.set_now(new_start - timedelta(minutes=30))  # past both moments of both starts
 
     wanted = rows(stack.engine, OM.session_id == moved.session_id, OM.status != "dropped")
