@@ -35,6 +35,7 @@ from starlette.requests import ClientDisconnect
 
 from coordinator import clock
 from coordinator.api.errors import problem
+from coordinator.api.v1.common import Id
 from coordinator.config import get_settings
 from coordinator.db import Db, session_scope
 from coordinator.errors import UserError
@@ -196,7 +197,7 @@ def recorded_json(recorded: materials.Recorded) -> dict:
         422: {"description": "Empty file or malformed form"},
     },
 )
-async def upload_materials(presentation_id: int, request: Request) -> Response:
+async def upload_materials(presentation_id: Id, request: Request) -> Response:
     try:
         grant = await authorize(token_of(request), presentation_id)
         recorded = await receive_upload(request, grant)
@@ -263,7 +264,7 @@ def _network_of_presentation(db: Db, presentation_id: int) -> int:
 
 
 @router.get("/presentations/{presentation_id}/materials", summary="Versions (organizer)")
-async def list_materials(presentation_id: int, request: Request) -> Response:
+async def list_materials(presentation_id: Id, request: Request) -> Response:
     def load(db: Db):
         network_id = _network_of_presentation(db, presentation_id)
         rows = materials.versions(db, presentation_id)
@@ -284,7 +285,7 @@ async def list_materials(presentation_id: int, request: Request) -> Response:
     "/presentations/{presentation_id}/materials/{version}",
     summary="Download one version (organizer); 'current' for the latest",
 )
-async def download_version(presentation_id: int, version: str, request: Request) -> Response:
+async def download_version(presentation_id: Id, version: str, request: Request) -> Response:
     def load(db: Db):
         network_id = _network_of_presentation(db, presentation_id)
         if version == "current":
@@ -315,7 +316,7 @@ async def download_version(presentation_id: int, version: str, request: Request)
 
 
 @router.get("/sessions/{session_id}/materials", summary="Who has submitted (organizer)")
-async def session_status(session_id: int, request: Request) -> Response:
+async def session_status(session_id: Id, request: Request) -> Response:
     def load(db: Db):
         status = materials.session_materials(db, session_id)
         rows = []
@@ -348,7 +349,7 @@ async def session_status(session_id: int, request: Request) -> Response:
 
 
 @router.get("/sessions/{session_id}/pack", summary="The session pack (organizer)")
-async def download_pack(session_id: int, request: Request) -> Response:
+async def download_pack(session_id: Id, request: Request) -> Response:
     def build(db: Db) -> materials.PackResult:
         from coordinator.services.planning import get_session
 

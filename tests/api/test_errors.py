@@ -239,3 +239,21 @@ def test_problem_types_are_documented(api):
         page = c.get("/problems/validation")
         assert page.status_code == 200 and "field" in page.text
         assert c.get("/problems/nothing").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/presentations/{big}/materials"),
+        ("GET", "/presentations/{big}/materials"),
+        ("GET", "/presentations/{big}/materials/1"),
+        ("GET", "/sessions/{big}/materials"),
+        ("GET", "/sessions/{big}/pack"),
+        ("GET", "/api/v1/sessions/{big}"),
+    ],
+)
+def test_ids_beyond_any_database_integer_are_422_not_500(api, unchanged, method, path):
+    with api.client("organizer") as c:
+        r = c.request(method, path.format(big=10**30))
+    body = problem_of(r, 422)
+    assert fields_of(body) and all(f.startswith("path.") for f in fields_of(body)), body
