@@ -28,7 +28,9 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-network_app = typer.Typer(help="The network: cities, delegates, working groups.", no_args_is_help=True)
+network_app = typer.Typer(
+    help="The network: cities, delegates, working groups.", no_args_is_help=True
+)
 sessions_app = typer.Typer(help="Working-group sessions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(network_app, name="network")
@@ -54,9 +56,9 @@ def fail(message: str, code: int = 2) -> None:
 
 def database():
     """An open database session with the schema in place (migrated on the embedded default)."""
+    from coordinator.config import get_settings
     from coordinator.db import get_engine, session_scope
     from coordinator.migrate import is_current, upgrade
-    from coordinator.config import get_settings
 
     engine = get_engine()
     if not is_current(engine):
@@ -179,14 +181,23 @@ def network_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     with database() as db:
         data = network_overview(db)
     if as_json:
-        print(json.dumps({k: v for k, v in data.items() if k != "network"}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {k: v for k, v in data.items() if k != "network"}, ensure_ascii=False, indent=2
+            )
+        )
         return
     cities = Table(title=f"{data['network'][0]['name']}: {len(data['cities'])} cities")
     for column in ("city", "日本語", "country", "zone"):
         cities.add_column(column)
     for c in data["cities"]:
         zone = c["zone"] if c["zone"] != timezones.UNKNOWN_ZONE else "[yellow]unknown[/]"
-        cities.add_row(c["name"], c["name_ja"] or "", c["country"] + (f"-{c['subdivision']}" if c["subdivision"] else ""), zone)
+        cities.add_row(
+            c["name"],
+            c["name_ja"] or "",
+            c["country"] + (f"-{c['subdivision']}" if c["subdivision"] else ""),
+            zone,
+        )
     out.print(cities)
     groups = Table(title=f"{len(data['groups'])} working groups")
     for column in ("group", "members", "observers"):
@@ -207,7 +218,12 @@ def _print_sessions(rows: list[dict]) -> None:
         table.add_column(column, overflow="fold")
     for s in rows:
         table.add_row(
-            str(s["id"]), s["title"], s["group"], s["start_utc"] or "—", str(s["duration_minutes"]), s["status"]
+            str(s["id"]),
+            s["title"],
+            s["group"],
+            s["start_utc"] or "—",
+            str(s["duration_minutes"]),
+            s["status"],
         )
     out.print(table)
 
@@ -478,7 +494,9 @@ def slots(
     from_: Annotated[str, typer.Option("--from", help="Window start: a date or an instant.")],
     to: Annotated[str, typer.Option("--to", help="Window end: a date or an instant.")],
     duration: Annotated[int, typer.Option("--duration", help="Minutes.")],
-    city: Annotated[list[str] | None, typer.Option("--city", help="City name (English/日本語) or IANA zone.")] = None,
+    city: Annotated[
+        list[str] | None, typer.Option("--city", help="City name (English/日本語) or IANA zone.")
+    ] = None,
     group: Annotated[str | None, typer.Option("--group", help="A working group's cities.")] = None,
     step: Annotated[int, typer.Option("--step", help="Minutes between candidates.")] = 15,
     top: Annotated[int, typer.Option("--top", min=1)] = 10,

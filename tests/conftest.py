@@ -54,7 +54,9 @@ def db(engine) -> Iterator[Session]:
 
     connection = engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     factories.bind(session)
     try:
         yield session
