@@ -25,6 +25,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
 	@sh scripts/ensure-browser
 	$(BIN)/python -m pytest -q
 

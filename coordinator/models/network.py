@@ -122,9 +122,7 @@ class GroupMembership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
-    city_id: Mapped[int] = mapped_column(
-        ForeignKey("cities.id", ondelete="CASCADE"), index=True
-    )
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
 
     group: Mapped[WorkingGroup] = relationship(back_populates="memberships")

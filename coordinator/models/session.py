@@ -55,12 +55,12 @@ class Session(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'scheduled', 'cancelled')", name="status_known"),
-        CheckConstraint(
-            "duration_minutes > 0 AND duration_minutes <= 1440", name="duration_range"
-        ),
+        CheckConstraint("duration_minutes > 0 AND duration_minutes <= 1440", name="duration_range"),
         CheckConstraint("window_end > window_start", name="window_ordered"),
         CheckConstraint("sequence >= 0", name="sequence_non_negative"),
-        CheckConstraint("status <> 'scheduled' OR start_utc IS NOT NULL", name="scheduled_has_start"),
+        CheckConstraint(
+            "status <> 'scheduled' OR start_utc IS NOT NULL", name="scheduled_has_start"
+        ),
     )
 
     @property
