@@ -5,16 +5,11 @@ the chosen slot is outlined, weekends and holidays carry their marks, and print 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import httpx
 import pytest
 
-CHROMIUM = Path(os.environ.get("COORDINATOR_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("COORDINATOR_CHROMEDRIVER", "/usr/bin/chromedriver"))
+from tests.browser import chromium
 
 # grid.css: the colours are the page's contract
 COMFORT = {
@@ -33,42 +28,10 @@ def close(actual, expected, tolerance: int = 6) -> bool:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} / {CHROMEDRIVER} missing: run scripts/ensure-browser")
-        pytest.skip("Chromium is not installed (scripts/ensure-browser installs it)")
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    from selenium import webdriver
-
-    profile = tempfile.mkdtemp(prefix="coordinator-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        "--window-size=1600,1200",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    )
-    driver.set_page_load_timeout(120)
-    try:
+def browser(tmp_path_factory):
+    flags = ("--hide-scrollbars", "--force-device-scale-factor=1", "--window-size=1600,1200")
+    with chromium(tmp_path_factory.mktemp("chromium"), *flags, page_load_timeout=120) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def open_page(driver, url: str, key: str | None = None, media: str = "screen"):

@@ -2,71 +2,26 @@
 chromedriver) opens the upload page of a real server, chooses a file, submits the plain HTML
 form, and sees the receipt. No JavaScript is involved.
 
-Chromium and chromedriver come from the system (``make test`` installs them with apt-get when
-it runs as root: ``scripts/ensure-browser``). Without them the test is skipped with the reason,
-except on CI (``CI=true``), where it must run.
+The browser comes from ``tests/browser.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 
 import pytest
 from sqlalchemy import select
 
 from coordinator.models import Submission
 from coordinator.submissions import samples
+from tests.browser import chromium
 from tests.integration.materials_http import running_server
-
-CHROMIUM = os.environ.get("COORDINATOR_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("COORDINATOR_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _browser_missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)) and not shutil.which(path):
-            return f"{path} is not installed (run scripts/ensure-browser as root)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[dev]')"
-    return None
 
 
 @pytest.fixture
 def browser(tmp_path):
-    reason = _browser_missing()
-    if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"the browser test must run on CI: {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium(tmp_path / "chromium") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_a_presenter_uploads_from_the_page_and_sees_the_receipt(browser, tmp_path):
