@@ -17,7 +17,7 @@ from coordinator.api.v1.common import (
     id_query,
     iso_z,
 )
-from coordinator.api.v1.sessions import LinkOut, base_url
+from coordinator.api.v1.sessions import AgendaItemOut, LinkOut, base_url
 from coordinator.config import get_settings
 from coordinator.models import Presentation
 from coordinator.services import materials
@@ -37,19 +37,10 @@ class MaterialsOut(BaseModel):
     late: bool | None
 
 
-class PresentationOut(BaseModel):
-    id: int
+class PresentationOut(AgendaItemOut):
+    """An agenda item with its session and, in single-presentation answers, its materials."""
+
     session_id: int
-    position: int
-    city_id: int
-    city: str
-    city_ja: str | None
-    body: str
-    body_ja: str | None
-    title: str
-    title_ja: str | None
-    presenter_id: int | None
-    presenter: str | None
     materials: MaterialsOut | None = Field(
         None, description="What the presenter has submitted (in single-presentation answers)."
     )
