@@ -16,10 +16,11 @@ every ``COORDINATOR_OUTBOX_DISPATCH_INTERVAL`` seconds.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from celery import Celery, Task
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
 
 from coordinator.config import get_settings
 from coordinator.reminders.settings import get_outbox_settings
@@ -103,7 +104,38 @@ def make_app() -> Celery:
     return app
 
 
+def prepare_embedded_broker(celery_app: Celery, attempts: int = 20) -> bool:
+    """Create the SQLAlchemy transport's tables and the default queue's row, once, safely.
+
+    kombu creates both on first use under a lock that holds within one process only, so a
+    worker and a beat starting together on a fresh broker file can both insert the queue row
+    and one of them dies on ``UNIQUE constraint failed: kombu_queue.name``. Each process runs
+    this at start (``worker_init``, ``beat_init``): whoever loses the race retries and finds
+    the row. Returns False when the broker is not the embedded one (nothing to do).
+    """
+    if not str(celery_app.conf.broker_url).startswith("sqla+"):
+        return False
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            with celery_app.connection_for_write() as connection:
+                connection.default_channel._new_queue(celery_app.conf.task_default_queue)
+            return True
+        except (IntegrityError, OperationalError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    return True
+
+
 app = make_app()
+
+
+@worker_init.connect
+@beat_init.connect
+def _prepare_broker(sender=None, **_kwargs) -> None:
+    prepare_embedded_broker(app)
 
 
 @worker_process_init.connect
