@@ -34,8 +34,7 @@ from coordinator.submissions.storage import Incoming, Storage, TooLarge
 
 FIELD_LIMIT = 64 * 1024  # the other fields of a form are read and ignored, up to this
 FORM_OVERHEAD = 1024 * 1024  # what a form may add to the file's bytes (boundaries, headers)
-BATCH_BYTES = 1024 * 1024  # bytes hashed and written together
-BATCH_CHUNKS = 256  # chunks in a batch at most (one writev: IOV_MAX is 1024 on Linux)
+BATCH_BYTES = 1024 * 1024  # bytes hashed and written together (about: a batch ends on a chunk)
 
 
 class Rejected(Exception):
@@ -196,9 +195,10 @@ class _Form:
 class _Sink:
     """Takes the file's bytes as they come: counts them against the limit and checks the type
     once the first 4 KiB are in (in the event loop), and hands them on in batches of about
-    1 MiB, hashed and written in two worker threads at once (SHA-256 and ``write`` release the
-    GIL) while the next batch is being received. At most two batches are held: memory stays
-    constant whatever the size of the file."""
+    1 MiB to a worker thread, which copies the batch into one reused buffer and hashes and
+    writes it (SHA-256 and ``write`` release the GIL; one call each, not one per chunk, so the
+    thread seldom waits for the GIL) while the next batch is being received. At most two
+    batches are held: memory stays constant whatever the size of the file."""
 
     def __init__(self, incoming: Incoming) -> None:
         self.incoming = incoming
@@ -206,6 +206,7 @@ class _Sink:
         self.sniffed: types.FileType | None = None
         self.pending: list[bytes | memoryview] = []
         self.pending_bytes = 0
+        self.buffer = bytearray()  # reused by every batch: one batch is in flight at a time
         self.inflight: asyncio.Future | None = None
 
     def write(self, data: memoryview | bytes) -> None:
@@ -229,7 +230,7 @@ class _Sink:
 
     @property
     def batch_ready(self) -> bool:
-        return self.pending_bytes >= BATCH_BYTES or len(self.pending) >= BATCH_CHUNKS
+        return self.pending_bytes >= BATCH_BYTES
 
     async def flush(self, *, wait: bool = False) -> None:
         """Wait for the batch in flight, then send the pending one off (and, with ``wait``,
@@ -238,16 +239,25 @@ class _Sink:
             inflight, self.inflight = self.inflight, None
             await inflight
         if self.pending:
-            chunks, self.pending, self.pending_bytes = self.pending, [], 0
+            chunks, size = self.pending, self.pending_bytes
+            self.pending, self.pending_bytes = [], 0
             loop = asyncio.get_running_loop()
-            self.inflight = loop.run_in_executor(None, self._store, chunks)
+            self.inflight = loop.run_in_executor(None, self._store, chunks, size)
         if wait and self.inflight is not None:
             inflight, self.inflight = self.inflight, None
             await inflight
 
-    def _store(self, chunks: list) -> None:
-        self.incoming.hash_chunks(chunks)
-        self.incoming.write_chunks(chunks)
+    def _store(self, chunks: list, size: int) -> None:
+        """In the worker thread: the chunks, copied into one buffer (the copy holds the GIL
+        while the event loop is mostly in ``recv``, which does not), hashed and written."""
+        if len(self.buffer) < size:
+            self.buffer = bytearray(max(size, 2 * BATCH_BYTES))
+        view = memoryview(self.buffer)
+        at = 0
+        for chunk in chunks:
+            view[at : at + len(chunk)] = chunk
+            at += len(chunk)
+        self.incoming.store(view[:size])
 
     async def settle(self) -> None:
         """After an error: let the batch in flight end before the file is removed."""

@@ -138,6 +138,28 @@ def test_a_form_is_parsed_whatever_the_chunking(storage, chunk):
     assert storage.incoming_files() == []
 
 
+@pytest.mark.parametrize("chunk", [65_537, 3 * 2**20 + 1])
+@pytest.mark.parametrize("as_form", [False, True])
+def test_a_large_body_crosses_batches_and_writeback_points_intact(storage, chunk, as_form):
+    """Over 20 MB in uneven chunks (some larger than a batch buffer): many batches through the
+    worker thread, several write-back points, and the file is byte for byte what was sent."""
+    content = samples.pdf(["big"]) + os.urandom(20 * 2**20 + 12_345)
+    body = form([("file", "big.pdf", content)]) if as_form else content
+    received = run_receive(
+        storage,
+        body,
+        content_type=FORM_TYPE if as_form else "application/pdf",
+        chunk=chunk,
+        limit=len(content),
+        filename="big.pdf",
+    )
+    with received.incoming:
+        assert received.incoming.size == len(content)
+        assert received.incoming.sha256 == hashlib.sha256(content).hexdigest()
+        assert received.incoming.path.read_bytes() == content
+    assert storage.incoming_files() == []
+
+
 def test_a_raw_body_takes_the_name_it_came_with(storage):
     received = run_receive(
         storage, samples.png(), content_type="image/png", filename="../../etc/passwd\x00.png"
