@@ -30,7 +30,9 @@ async def lifespan(_app: FastAPI):
 
 
 def create_app() -> FastAPI:
-    from coordinator.api import materials, upload_page
+    from coordinator.api import access_log, materials, upload_page
+
+    access_log.install()
 
     app = FastAPI(
         title="Coordinator",

@@ -57,6 +57,14 @@ def test_coordinator_serve_runs_the_api_with_the_workers(fresh_database_url, tmp
         assert (tmp_path / "var" / "log" / "worker.log").exists()  # the worker started too
         index = httpx.get(f"http://127.0.0.1:{port}/api/v1")
         assert index.json()["name"] == "coordinator"
+        # Links carry secrets: they are answered, and logged without them.
+        for path in (
+            "/upload/SECRET-upload.x1",
+            "/api/v1/feeds/SECRET-feed.ics",
+            "/sessions/1/grid?lang=ja&token=SECRET-grid",
+        ):
+            answer = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+            assert 400 <= answer.status_code < 500, (path, answer.status_code)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -66,6 +74,10 @@ def test_coordinator_serve_runs_the_api_with_the_workers(fresh_database_url, tmp
             output, _ = process.communicate()
     assert process.returncode == 0, output
     assert f"API on http://127.0.0.1:{port}" in output and "stopped" in output
+    access = (tmp_path / "var" / "log" / "api.log").read_text(errors="replace")
+    assert '"GET /upload/… HTTP/1.1" 403' in access, access[-2000:]
+    assert "/api/v1/feeds/….ics" in access and "grid?lang=ja&token=…" in access
+    assert "SECRET" not in access
     try:
         httpx.get(f"http://127.0.0.1:{port}/api/v1", timeout=2)
         raise AssertionError("the API is still answering after serve stopped")
