@@ -286,13 +286,24 @@ def materials_close_late(
 
 @materials_app.command("sweep")
 def materials_sweep(
-    older_than: Annotated[float, typer.Option("--older-than", help="Hours.")] = 6.0,
+    older_than: Annotated[float, typer.Option("--older-than", help="Hours (at least 1).")] = 6.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, remove nothing.")] = False,
 ) -> None:
-    """Remove temporary files of uploads cut off by a crash (older than --older-than hours)."""
-    from coordinator.submissions.storage import get_storage
+    """Remove what the store holds for nobody, older than --older-than hours: temporary files
+    of uploads cut off by a crash, and stored files no version refers to."""
+    from coordinator.services.storage_sweep import sweep_storage
 
-    removed = get_storage().sweep_incoming(older_than * 3600)
-    _cli().out.print(f"{removed} stale temporary files removed")
+    cli = _cli()
+    with cli.database() as db:
+        report = sweep_storage(db, older_than_hours=older_than, dry_run=dry_run)
+    verb = "would be removed" if dry_run else "removed"
+    for key, size in report.unreferenced:
+        cli.out.print(f"  {key}  {size:,} bytes")
+    cli.out.print(
+        f"{len(report.unreferenced)} unreferenced stored files "
+        f"({report.unreferenced_bytes:,} bytes) and {report.temporary} stale temporary files "
+        f"{verb}"
+    )
 
 
 def api(

@@ -22,6 +22,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -162,6 +163,12 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def stored(self, older_than: float) -> Iterator[tuple[str, int]]: ...
+
+    def delete_if_older(self, key: str, older_than: float) -> bool: ...
+
+    def sweep_incoming(self, older_than: float = 6 * 3600, *, dry_run: bool = False) -> int: ...
+
 
 class FileSystemStorage:
     """Files under ``root``: ``root/sha256/ab/cd/<sha256>``, temporary files in
@@ -188,6 +195,9 @@ class FileSystemStorage:
         target = self._path(key)
         if target.exists():
             incoming.abort()
+            # Just used again: a sweep running now must not take it for an old orphan.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(target)
             return key
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(incoming.path, 0o444)  # stored files are never modified
@@ -211,20 +221,50 @@ class FileSystemStorage:
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
 
+    def stored(self, older_than: float) -> Iterator[tuple[str, int]]:
+        """Keys and sizes of the stored files last written (or stored again) more than
+        ``older_than`` seconds ago."""
+        limit = time.time() - older_than
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for path in sorted(base.glob("??/??/*")):
+            key = path.relative_to(self.root).as_posix()
+            if _KEY.fullmatch(key) is None:
+                continue  # not the store's own (left alone)
+            with contextlib.suppress(FileNotFoundError):
+                stat = path.stat()
+                if stat.st_mtime < limit:
+                    yield key, stat.st_size
+
+    def delete_if_older(self, key: str, older_than: float) -> bool:
+        """Delete a stored file unless it was written or stored again in the last
+        ``older_than`` seconds; True if it was deleted."""
+        path = self._path(key)
+        try:
+            if path.stat().st_mtime >= time.time() - older_than:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def incoming_files(self) -> list[Path]:
         if not self.incoming_dir.is_dir():
             return []
         return sorted(self.incoming_dir.iterdir())
 
-    def sweep_incoming(self, older_than: float = 6 * 3600) -> int:
-        """Remove temporary files left by a crash, older than ``older_than`` seconds (younger
-        ones may belong to an upload in progress in another process)."""
+    def sweep_incoming(self, older_than: float = 6 * 3600, *, dry_run: bool = False) -> int:
+        """Remove (``dry_run``: count) temporary files left by a crash, older than
+        ``older_than`` seconds (younger ones may belong to an upload in progress in another
+        process)."""
         removed = 0
         limit = time.time() - older_than
         for path in self.incoming_files():
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < limit:
-                    path.unlink()
+                    if not dry_run:
+                        path.unlink()
                     removed += 1
         return removed
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import json
+import os
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from coordinator import clock
+from coordinator.errors import UserError
 from coordinator.models import OutboxMessage, SessionPack, Submission, UploadToken
 from coordinator.outbox import render
 from coordinator.services import materials
 from coordinator.services.planning import schedule_session
+from coordinator.services.storage_sweep import sweep_storage
 from coordinator.submissions import samples, tokens
 from coordinator.submissions.receive import receive
 from coordinator.submissions.storage import FileSystemStorage
@@ -472,3 +477,61 @@ def test_moving_or_cancelling_through_the_invitations_follows_the_deadline(db):
     assert {r.status for r in rows(db, "chaser")} == {"dropped"}
     db.refresh(pack)
     assert pack.status == "dropped"
+
+
+# --- sweeping the store ------------------------------------------------------------------------
+
+
+def _store_alone(storage, data: bytes) -> str:
+    """A file in the store with no version: what a crash between the two steps leaves."""
+    with storage.incoming(10**6) as incoming:
+        incoming.write(data)
+        incoming.finish()
+        return storage.commit(incoming)
+
+
+def _age(storage, key: str, hours: float) -> None:
+    then = time.time() - hours * 3600
+    os.utime(storage.local_path(key), (then, then))
+
+
+def test_the_sweep_removes_old_files_no_version_refers_to_and_nothing_else(db, storage):
+    session, (en, _ja) = make_session(db)
+    schedule_session(db, session.id, START)
+    grant = materials.authorize_upload(db, token_of(db, en), presentation_id=en.id)
+    kept = upload(db, grant, samples.pdf(["kept"]), storage)
+    old_orphan = _store_alone(storage, samples.pdf(["crashed"]))
+    young_orphan = _store_alone(storage, samples.pdf(["being recorded"]))
+    stored_again = _store_alone(storage, samples.pdf(["uploaded again"]))
+    kept_key = key_of(db, kept)
+    for key in (kept_key, old_orphan, stored_again):
+        _age(storage, key, 10)
+    _store_alone(storage, samples.pdf(["uploaded again"]))  # the same content, stored again now
+    part = storage.incoming_dir / "cut-off.part"
+    part.write_bytes(b"half")
+    os.utime(part, (0, 0))
+
+    listed = sweep_storage(db, older_than_hours=6, dry_run=True, storage=storage)
+    assert [k for k, _ in listed.unreferenced] == [old_orphan] and listed.temporary == 1
+    assert storage.exists(old_orphan) and part.exists()  # a dry run removes nothing
+
+    swept = sweep_storage(db, older_than_hours=6, storage=storage)
+    assert [k for k, _ in swept.unreferenced] == [old_orphan] and swept.temporary == 1
+    assert swept.unreferenced_bytes == len(samples.pdf(["crashed"]))
+    assert not storage.exists(old_orphan) and not part.exists()
+    assert storage.exists(kept_key) and storage.exists(young_orphan)
+    assert storage.exists(stored_again)
+    with storage.open(kept_key) as file:
+        assert hashlib.sha256(file.read()).hexdigest() == kept.sha256
+
+
+def key_of(db, recorded) -> str:
+    return db.scalar(select(Submission.storage_key).where(Submission.sha256 == recorded.sha256))
+
+
+@pytest.mark.parametrize("hours", [0, 0.5, -1, float("nan")])
+def test_a_sweep_of_recent_files_is_refused(db, storage, hours):
+    orphan = _store_alone(storage, samples.pdf(["recent"]))
+    with pytest.raises(UserError, match="--older-than"):
+        sweep_storage(db, older_than_hours=hours, storage=storage)
+    assert storage.exists(orphan)

@@ -5,6 +5,8 @@ on a presenter's behalf, versions, the link, late uploads, the deadline, the pac
 from __future__ import annotations
 
 import json
+import os
+import time
 import zipfile
 from datetime import UTC, datetime
 
@@ -12,6 +14,7 @@ import pytest
 
 from coordinator import clock
 from coordinator.submissions import samples
+from coordinator.submissions.storage import FileSystemStorage
 from tests.conftest import KICKOFF
 
 
@@ -98,3 +101,28 @@ def test_mistakes_exit_2_with_one_line(cli):
     result = cli("materials", "upload", "1", str(notes))
     assert result.returncode == 2 and "plain text" in result.stderr
     assert json.loads(cli("materials", "list", "1", "--json").stdout) == []
+
+
+def test_sweep_lists_then_removes_files_no_version_refers_to(cli):
+    storage = FileSystemStorage(cli.tmp_path / "var" / "storage")
+    with storage.incoming(10**6) as incoming:
+        incoming.write(samples.pdf(["left by a crash"]))
+        incoming.finish()
+        orphan = storage.commit(incoming)
+    then = time.time() - 7 * 3600
+    os.utime(storage.local_path(orphan), (then, then))
+
+    refused = cli("materials", "sweep", "--older-than", "0")
+    assert refused.returncode == 2 and "--older-than" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and storage.exists(orphan)
+    listed = cli("materials", "sweep", "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    assert orphan in listed.stdout and "1 unreferenced stored files" in listed.stdout
+    assert "would be removed" in listed.stdout and storage.exists(orphan)
+    swept = cli("materials", "sweep")
+    assert swept.returncode == 0 and "1 unreferenced stored files" in swept.stdout
+    assert not storage.exists(orphan)
+    again = cli("materials", "sweep")
+    assert "0 unreferenced stored files (0 bytes) and 0 stale temporary files removed" in (
+        again.stdout
+    )
