@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,8 +37,17 @@ class Settings(BaseSettings):
     smtp_timeout: float = 10.0
 
     # Presenters' materials (coordinator.submissions, coordinator.services.materials).
-    # Where uploaded files live, content-addressed (default: <var_dir>/storage).
+    # Where uploaded files live, content-addressed: "filesystem" (under storage_root) or "s3"
+    # (an S3-compatible bucket; credentials from boto3's usual chain, AWS_ACCESS_KEY_ID etc.).
+    storage_backend: Literal["filesystem", "s3"] = "filesystem"
+    # The file system backend's directory (default: <var_dir>/storage).
     storage_root: Path | None = None
+    # The S3 backend: the bucket (required), an endpoint for MinIO, Ceph, … (default: AWS), the
+    # region (default: boto3's), and a prefix for the object names (e.g. "coordinator/").
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
     # Largest accepted upload, in bytes (default 200 MiB); checked while the body streams in.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     # Default deadline for materials: this long before the session starts (ISO 8601 or seconds).
@@ -66,6 +76,11 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_root(self) -> Path:
         return (self.storage_root or self.var_dir / "storage").resolve()
+
+    @property
+    def s3_incoming_dir(self) -> Path:
+        """Where the S3 backend receives uploads before sending them to the bucket."""
+        return (self.var_dir / "s3-incoming").resolve()
 
     @property
     def packs_dir(self) -> Path:

@@ -278,5 +278,23 @@ def _fsync_dir(path: Path) -> None:
 
 
 def get_storage() -> Storage:
-    """The configured storage (the file system under ``COORDINATOR_STORAGE_ROOT``)."""
-    return FileSystemStorage(get_settings().resolved_storage_root)
+    """The configured storage: the file system under ``COORDINATOR_STORAGE_ROOT``, or with
+    ``COORDINATOR_STORAGE_BACKEND=s3`` the bucket ``COORDINATOR_S3_BUCKET``
+    (:class:`coordinator.submissions.s3.S3Storage`)."""
+    settings = get_settings()
+    if settings.storage_backend == "s3":
+        from coordinator.errors import UserError
+        from coordinator.submissions.s3 import S3Storage
+
+        if not settings.s3_bucket:
+            raise UserError(
+                "COORDINATOR_STORAGE_BACKEND=s3 needs a bucket: set COORDINATOR_S3_BUCKET"
+            )
+        return S3Storage(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            incoming_root=settings.s3_incoming_dir,
+        )
+    return FileSystemStorage(settings.resolved_storage_root)

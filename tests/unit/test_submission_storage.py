@@ -6,30 +6,123 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
+from datetime import UTC, datetime
 
 import anyio
 import pytest
 
+from coordinator.config import get_settings
+from coordinator.errors import UserError
 from coordinator.submissions import names, samples, tokens
 from coordinator.submissions.receive import Rejected, disposition_filename, receive
-from coordinator.submissions.storage import FileSystemStorage, TooLarge, key_for
+from coordinator.submissions.s3 import S3Storage, make_client
+from coordinator.submissions.storage import FileSystemStorage, TooLarge, get_storage, key_for
 
 PDF = samples.pdf(["Hello"]) + bytes(10_000)
 
 
+# S3 is a service outside this machine: its tests run against moto's S3 server, a real HTTP
+# server on the loopback interface (in a thread of the test process), as the stand-in for AWS,
+# MinIO, Ceph and the like.
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def storage(tmp_path) -> FileSystemStorage:
-    return FileSystemStorage(tmp_path / "storage")
+def s3_bucket(s3_endpoint, monkeypatch) -> str:
+    """A new, empty bucket on the local S3 server (dummy credentials)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    make_client.cache_clear()  # a client made with other credentials would be reused
+    bucket = f"test-{uuid.uuid4().hex}"
+    make_client(s3_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def storage(request, tmp_path):
+    if request.param == "filesystem":
+        return FileSystemStorage(tmp_path / "storage")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Storage(
+        bucket, prefix="materials", endpoint_url=endpoint, incoming_root=tmp_path / "s3-incoming"
+    )
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint, s3_bucket, tmp_path) -> S3Storage:
+    return S3Storage(s3_bucket, endpoint_url=s3_endpoint, incoming_root=tmp_path / "s3-incoming")
+
+
+@pytest.fixture
+def settings_from_env():
+    """``get_settings()`` reads the environment as the test set it, and forgets it after."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def files_under(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+def objects(storage: S3Storage) -> list[str]:
+    """Every object in the bucket, the store's own or not."""
+    pages = storage.client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def assert_nothing_left(storage) -> None:
+    """No stored file and no temporary file: on the file system nothing at all under the root;
+    on S3 no object in the bucket and nothing in the local temporary directory."""
+    if isinstance(storage, FileSystemStorage):
+        assert files_under(storage.root) == []
+    else:
+        assert objects(storage) == []
+        assert files_under(storage.incoming_dir.parent) == []
+    assert list(storage.stored(older_than=-3600)) == []
+    assert storage.incoming_files() == []
+
+
+def store(storage, data: bytes) -> str:
+    with storage.incoming(10**8) as incoming:
+        incoming.write(data)
+        incoming.finish()
+        return storage.commit(incoming)
+
+
+def age(storage, key: str, seconds: float) -> None:
+    """Make a stored file look written ``seconds`` ago."""
+    past = time.time() - seconds
+    if isinstance(storage, FileSystemStorage):
+        os.utime(storage.local_path(key), (past, past))
+        return
+    # moto keeps its objects in this process: its LastModified is set directly (S3 itself has
+    # no way to backdate an object).
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[storage.bucket]
+    bucket.keys[storage.prefix + key].last_modified = datetime.fromtimestamp(past, UTC).replace(
+        tzinfo=None
+    )
+
+
 # --- storage ------------------------------------------------------------------------------------
 
 
-def test_a_committed_file_is_stored_under_its_hash_read_only(storage):
+def test_a_committed_file_is_stored_under_its_hash(storage):
     with storage.incoming(10**6) as incoming:
         incoming.write(PDF[:100])
         incoming.write(memoryview(PDF)[100:])
@@ -39,22 +132,68 @@ def test_a_committed_file_is_stored_under_its_hash_read_only(storage):
     assert key == key_for(digest) == f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
     with storage.open(key) as file:
         assert file.read() == PDF
+    assert storage.exists(key)
     assert storage.size(key) == len(PDF)
+    assert list(storage.stored(older_than=-3600)) == [(key, len(PDF))]
+    assert storage.incoming_files() == []
+
+
+def test_a_stored_file_is_read_only_on_the_file_system(tmp_path):
+    storage = FileSystemStorage(tmp_path / "storage")
+    key = store(storage, PDF)
     assert not os.access(storage.local_path(key), os.W_OK) or os.geteuid() == 0
     assert oct(storage.local_path(key).stat().st_mode & 0o777) == oct(0o444)
-    assert storage.incoming_files() == []
 
 
 def test_identical_content_is_stored_once(storage):
-    keys = []
-    for _ in range(2):
-        with storage.incoming(10**6) as incoming:
-            incoming.write(PDF)
-            incoming.finish()
-            keys.append(storage.commit(incoming))
+    keys = [store(storage, PDF) for _ in range(2)]
     assert keys[0] == keys[1]
-    assert len([p for p in files_under(storage.root) if p.startswith("sha256/")]) == 1
+    assert list(storage.stored(older_than=-3600)) == [(keys[0], len(PDF))]
+    if isinstance(storage, FileSystemStorage):
+        assert len([p for p in files_under(storage.root) if p.startswith("sha256/")]) == 1
     assert storage.incoming_files() == []
+
+
+def test_storing_again_makes_a_file_young(storage):
+    key = store(storage, PDF)
+    age(storage, key, 2 * 3600)
+    assert list(storage.stored(older_than=3600)) == [(key, len(PDF))]
+    assert store(storage, PDF) == key
+    assert list(storage.stored(older_than=3600)) == []
+    assert not storage.delete_if_older(key, 3600)
+    with storage.open(key) as file:
+        assert file.read() == PDF
+
+
+def test_only_files_older_than_the_limit_are_listed_and_deleted(storage):
+    old, young = store(storage, PDF), store(storage, b"young" * 100)
+    age(storage, old, 2 * 3600)
+    assert list(storage.stored(older_than=3600)) == [(old, len(PDF))]
+    assert sorted(storage.stored(older_than=-60)) == sorted([(old, len(PDF)), (young, 500)])
+    assert not storage.delete_if_older(young, 3600)
+    assert storage.delete_if_older(old, 3600)
+    assert not storage.exists(old) and storage.exists(young)
+    assert not storage.delete_if_older(old, 3600)  # gone: nothing to delete
+    assert storage.delete_if_older(young, -60)
+    assert list(storage.stored(older_than=-60)) == []
+
+
+def test_a_missing_file_cannot_be_read(storage):
+    key = key_for(hashlib.sha256(b"never stored").hexdigest())
+    assert not storage.exists(key)
+    with pytest.raises(FileNotFoundError):
+        storage.open(key)
+    with pytest.raises(FileNotFoundError):
+        storage.size(key)
+    storage.delete(key)  # nothing to delete: no error
+    assert not storage.delete_if_older(key, -60)
+
+
+def test_a_deleted_file_is_gone(storage):
+    key = store(storage, PDF)
+    storage.delete(key)
+    assert not storage.exists(key)
+    assert_nothing_left(storage)
 
 
 def test_past_the_limit_nothing_of_the_chunk_is_written_and_nothing_remains(storage):
@@ -62,13 +201,13 @@ def test_past_the_limit_nothing_of_the_chunk_is_written_and_nothing_remains(stor
         incoming.write(b"x" * 600)
         incoming.write(b"x" * 600)
     assert incoming.size == 600
-    assert files_under(storage.root) == []
+    assert_nothing_left(storage)
 
 
 def test_an_abandoned_file_leaves_nothing(storage):
     with storage.incoming(10**6) as incoming:
         incoming.write(PDF)
-    assert files_under(storage.root) == []
+    assert_nothing_left(storage)
 
 
 def test_sweep_removes_only_old_temporary_files(storage):
@@ -79,14 +218,115 @@ def test_sweep_removes_only_old_temporary_files(storage):
     young.write_bytes(b"y")
     past = time.time() - 7 * 3600
     os.utime(old, (past, past))
+    assert storage.sweep_incoming(older_than=6 * 3600, dry_run=True) == 1
+    assert storage.incoming_files() == [old, young]
     assert storage.sweep_incoming(older_than=6 * 3600) == 1
     assert storage.incoming_files() == [young]
 
 
 def test_keys_that_are_not_the_stores_own_are_refused(storage):
     for key in ("../../etc/passwd", "sha256/aa/bb/" + "a" * 64, "sha256/aa/aa/" + "a" * 63):
+        for method in (storage.open, storage.exists, storage.size, storage.delete):
+            with pytest.raises(ValueError):
+                method(key)
         with pytest.raises(ValueError):
-            storage.open(key)
+            storage.delete_if_older(key, -60)
+
+
+# --- storage: S3 --------------------------------------------------------------------------------
+
+
+def test_s3_identical_content_is_one_object(s3_storage):
+    keys = {store(s3_storage, PDF) for _ in range(3)}
+    assert objects(s3_storage) == sorted(keys)
+    assert len(keys) == 1
+    assert s3_storage.local_path(keys.pop()) is None
+
+
+def test_s3_objects_are_named_under_the_prefix_and_others_left_alone(s3_storage):
+    storage = S3Storage(
+        s3_storage.bucket,
+        prefix="/site/materials/",
+        client=s3_storage.client,
+        incoming_root=s3_storage.incoming_dir.parent,
+    )
+    key = store(storage, PDF)
+    for other in ("site/materials/sha256/notes.txt", "site/other/" + key, key):
+        storage.client.put_object(Bucket=storage.bucket, Key=other, Body=b"not ours")
+    assert "site/materials/" + key in objects(storage)
+    assert list(storage.stored(older_than=-60)) == [(key, len(PDF))]
+    with storage.open(key) as file:
+        assert file.read() == PDF
+
+
+def test_s3_an_oversized_or_aborted_upload_leaves_no_object_and_no_temporary_file(s3_storage):
+    with pytest.raises(TooLarge), s3_storage.incoming(1000) as incoming:
+        incoming.write(b"x" * 1001)
+    with s3_storage.incoming(10**6) as incoming:
+        incoming.write(PDF)
+        incoming.abort()
+    assert_nothing_left(s3_storage)
+
+
+def test_s3_a_failed_upload_leaves_no_temporary_file(s3_storage, tmp_path):
+    storage = S3Storage(
+        f"missing-{uuid.uuid4().hex}",
+        client=s3_storage.client,
+        incoming_root=tmp_path / "elsewhere",
+    )
+    with storage.incoming(10**6) as incoming:
+        incoming.write(PDF)
+        incoming.finish()
+        with pytest.raises(Exception, match="NoSuchBucket"):
+            storage.commit(incoming)
+        assert not incoming.path.exists()
+    assert storage.incoming_files() == []
+
+
+def test_s3_a_large_file_goes_up_in_parts_and_comes_back_intact(s3_storage):
+    content = os.urandom(20 * 2**20 + 12_345)  # past boto3's 8 MiB multipart threshold
+    key = store(s3_storage, content)
+    head = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=key)
+    assert head["ETag"].endswith('-3"')  # three parts
+    assert s3_storage.size(key) == len(content)
+    file = s3_storage.open(key)
+    chunks = list(file)  # how a streamed HTTP response reads it
+    assert [len(c) for c in chunks[:-1]] == [2**20] * 20 and b"".join(chunks) == content
+    assert file.closed
+    with s3_storage.open(key) as file:
+        assert file.read(10) == content[:10] and file.read() == content[10:]
+    assert s3_storage.incoming_files() == []
+
+
+def test_s3_open_of_a_missing_key_is_file_not_found(s3_storage):
+    with pytest.raises(FileNotFoundError):
+        s3_storage.open(key_for("0" * 64))
+
+
+def test_s3_backend_without_a_bucket_is_refused_by_name(monkeypatch, settings_from_env):
+    monkeypatch.setenv("COORDINATOR_STORAGE_BACKEND", "s3")
+    monkeypatch.delenv("COORDINATOR_S3_BUCKET", raising=False)
+    with pytest.raises(UserError, match="COORDINATOR_S3_BUCKET"):
+        get_storage()
+
+
+def test_s3_backend_is_a_setting_away(
+    s3_endpoint, s3_bucket, tmp_path, monkeypatch, settings_from_env
+):
+    monkeypatch.setenv("COORDINATOR_VAR_DIR", str(tmp_path / "var"))
+    assert isinstance(get_storage(), FileSystemStorage)
+    get_settings.cache_clear()
+    monkeypatch.setenv("COORDINATOR_STORAGE_BACKEND", "s3")
+    monkeypatch.setenv("COORDINATOR_S3_BUCKET", s3_bucket)
+    monkeypatch.setenv("COORDINATOR_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("COORDINATOR_S3_PREFIX", "coordinator")
+    storage = get_storage()
+    assert isinstance(storage, S3Storage)
+    assert storage.incoming_dir == (tmp_path / "var" / "s3-incoming" / ".incoming").resolve()
+    key = store(storage, PDF)
+    assert objects(storage) == ["coordinator/" + key]
+    with get_storage().open(key) as file:
+        assert file.read() == PDF
 
 
 # --- reception -----------------------------------------------------------------------------------
@@ -194,7 +434,7 @@ def test_bad_bodies_are_rejected_and_leave_nothing(storage, body, content_type, 
     with pytest.raises(Rejected) as caught:
         run_receive(storage, body, content_type=content_type, chunk=1000)
     assert (caught.value.status, caught.value.code) == (status, code)
-    assert files_under(storage.root) == []
+    assert_nothing_left(storage)
 
 
 def test_a_wrong_type_is_refused_before_the_rest_arrives(storage):
@@ -217,7 +457,7 @@ def test_a_wrong_type_is_refused_before_the_rest_arrives(storage):
         caught.value.status == 415 and caught.value.extra["detected_type"] == "Windows executable"
     )
     assert len(seen) == 0
-    assert files_under(storage.root) == []
+    assert_nothing_left(storage)
 
 
 def test_the_limit_is_named_in_the_refusal(storage):
@@ -241,7 +481,7 @@ def test_a_client_that_goes_away_leaves_nothing(storage):
 
     with pytest.raises(Gone):
         anyio.run(go)
-    assert files_under(storage.root) == []
+    assert_nothing_left(storage)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,125 @@
+"""Materials end to end on the S3 backend (``COORDINATOR_STORAGE_BACKEND=s3``): files uploaded
+through the service land in the bucket, the session pack is built from there, and the sweep
+keeps what versions refer to. S3 is a service outside this machine: moto's S3 server on the
+loopback interface stands in for it (the fixtures come from the storage unit tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from coordinator import clock
+from coordinator.config import get_settings
+from coordinator.models import Submission, UploadToken
+from coordinator.services import materials
+from coordinator.services.planning import schedule_session
+from coordinator.services.storage_sweep import sweep_storage
+from coordinator.submissions import samples
+from coordinator.submissions.s3 import S3Storage
+from coordinator.submissions.storage import get_storage
+from tests.factories import (
+    CityFactory,
+    DelegateFactory,
+    MembershipFactory,
+    PresentationFactory,
+    SessionFactory,
+)
+from tests.unit.test_submission_storage import (  # noqa: F401 - fixtures
+    age,
+    objects,
+    s3_bucket,
+    s3_endpoint,
+    store,
+)
+
+START = datetime(2023, 10, 3, 11, 0, tzinfo=UTC)
+NOW = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def settable_clock(tmp_path, monkeypatch):
+    monkeypatch.setenv(clock.ENV, str(tmp_path / "clock.json"))
+    clock.set_now(NOW)
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def s3_settings(request, tmp_path, monkeypatch):
+    endpoint, bucket = (request.getfixturevalue(name) for name in ("s3_endpoint", "s3_bucket"))
+    monkeypatch.setenv("COORDINATOR_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("COORDINATOR_STORAGE_BACKEND", "s3")
+    monkeypatch.setenv("COORDINATOR_S3_BUCKET", bucket)
+    monkeypatch.setenv("COORDINATOR_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("COORDINATOR_S3_PREFIX", "materials/")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def make_session(db):
+    session = SessionFactory(
+        window_start=START - timedelta(hours=6), window_end=START + timedelta(hours=6)
+    )
+    presentations = []
+    for i, language in enumerate(("en", "ja"), start=1):
+        zone = "Asia/Tokyo" if language == "ja" else "Europe/Amsterdam"
+        city = CityFactory(network=session.group.network, name=f"City {i}", zone=zone)
+        MembershipFactory(group=session.group, city=city)
+        presenter = DelegateFactory(city=city, language=language, role="presenter")
+        presentations.append(
+            PresentationFactory(
+                session=session, position=i, city=city, presenter=presenter, title=f"Talk {i}"
+            )
+        )
+    db.flush()
+    return session, presentations
+
+
+def token_of(db, presentation) -> str:
+    row = db.scalar(select(UploadToken).where(UploadToken.presentation_id == presentation.id))
+    return materials.raw_token(row)
+
+
+def test_uploads_go_to_the_bucket_and_the_pack_holds_their_exact_bytes(s3_settings, db, tmp_path):
+    storage = get_storage()
+    assert isinstance(storage, S3Storage)
+    session, (en, ja) = make_session(db)
+    schedule_session(db, session.id, START)
+    # past boto3's multipart threshold (8 MiB): the upload goes to the bucket in parts
+    slides = samples.pdf(["Tokyo"]) + os.urandom(9 * 2**20 + 17)
+    deck = samples.ooxml("pptx")
+    (tmp_path / "slides.pdf").write_bytes(slides)
+    (tmp_path / "deck.pptx").write_bytes(deck)
+
+    by_presenter = materials.submit_file(
+        db, ja.id, tmp_path / "slides.pdf", token=token_of(db, ja), storage=storage
+    )
+    by_organizer = materials.submit_file(db, en.id, tmp_path / "deck.pptx", storage=storage)
+    assert (by_presenter.version, by_organizer.version) == (1, 1)
+    keys = sorted(db.scalars(select(Submission.storage_key)))
+    assert objects(storage) == sorted("materials/" + key for key in keys)
+    assert storage.incoming_files() == []
+    assert {storage.size(key) for key in keys} == {len(slides), len(deck)}
+
+    result = materials.build_pack(db, session.id, out_dir=tmp_path / "packs", storage=storage)
+    assert (result.submitted, result.missing, result.rebuilt) == (2, 0, True)
+    with zipfile.ZipFile(result.path) as archive:
+        names = archive.namelist()
+        assert names[:2] == ["01-city-1-talk-1.pptx", "02-city-2-talk-2.pdf"]
+        assert archive.read(names[0]) == deck
+        assert archive.read(names[1]) == slides
+    assert materials.get_version(db, ja.id).sha256 == hashlib.sha256(slides).hexdigest()
+
+    # The sweep keeps what versions refer to, however old, and removes an old orphan.
+    orphan = store(storage, b"%PDF-1.4 orphan")
+    for key in [*keys, orphan]:
+        age(storage, key, 3 * 3600)
+    report = sweep_storage(db, older_than_hours=2, storage=storage)
+    assert report.unreferenced == [(orphan, 15)]
+    assert objects(storage) == sorted("materials/" + key for key in keys)
