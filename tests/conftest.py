@@ -17,9 +17,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from coordinator.config import normalize_database_url
+from coordinator.config import get_settings, normalize_database_url
 from coordinator.db import make_engine
 from coordinator.migrate import upgrade
+from coordinator.submissions.s3 import make_client
 
 ROOT = Path(__file__).resolve().parent.parent
 KICKOFF = ROOT / "coordinator" / "data" / "gnets-2023-kickoff.yaml"
@@ -126,3 +127,38 @@ def run_cli(fresh_database_url, tmp_path):
 
     run.database_url = fresh_database_url
     return run
+
+
+# S3 is a service outside this machine: its tests run against moto's S3 server, a real HTTP
+# server on the loopback interface (in a thread of the test process), as the stand-in for AWS,
+# MinIO, Ceph and the like.
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> str:
+    """A new, empty bucket on the local S3 server (dummy credentials)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    make_client.cache_clear()  # a client made with other credentials would be reused
+    bucket = f"test-{uuid.uuid4().hex}"
+    make_client(s3_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def settings_from_env():
+    """``get_settings()`` reads the environment as the test set it, and forgets it after."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

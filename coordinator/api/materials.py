@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -310,9 +310,10 @@ async def download_version(presentation_id: Id, version: str, request: Request) 
     }
     if path is not None:
         return FileResponse(path, media_type=types.by_code(file_type).mime, headers=headers)
-    from fastapi.responses import StreamingResponse  # pragma: no cover - non-file storage
-
-    return StreamingResponse(storage.open(key), media_type=types.by_code(file_type).mime)
+    # A store without local files (S3): streamed from it, with the same headers.
+    headers["Content-Length"] = str(await run_in_threadpool(storage.size, key))
+    body = await run_in_threadpool(storage.open, key)
+    return StreamingResponse(body, media_type=types.by_code(file_type).mime, headers=headers)
 
 
 @router.get("/sessions/{session_id}/materials", summary="Who has submitted (organizer)")

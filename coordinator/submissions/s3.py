@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from coordinator.submissions.storage import _KEY, FileSystemStorage, Incoming, key_for
+from coordinator.submissions.storage import FileSystemStorage, Incoming, is_key, key_for
 
 CHUNK = 1024 * 1024  # what iterating over an opened object yields at a time
 COPY_LIMIT = 5 * 1024**3  # the largest object one CopyObject request copies
@@ -34,8 +34,7 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 def _check(key: str) -> str:
     """The key itself, if it is one of the store's own (as ``FileSystemStorage._path``)."""
-    match = _KEY.fullmatch(key)
-    if match is None or match.group(3)[:4] != match.group(1) + match.group(2):
+    if not is_key(key):
         raise ValueError(f"not a storage key: {key!r}")
     return key
 

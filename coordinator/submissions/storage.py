@@ -44,6 +44,12 @@ class TooLarge(Exception):
         self.limit = limit
 
 
+def is_key(key: str) -> bool:
+    """A key this store makes: ``sha256/ab/cd/abcd…`` (the folders are the hash's start)."""
+    match = _KEY.fullmatch(key)
+    return match is not None and match.group(3)[:4] == match.group(1) + match.group(2)
+
+
 def key_for(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
@@ -179,8 +185,7 @@ class FileSystemStorage:
         self.incoming_dir = self.root / INCOMING
 
     def _path(self, key: str) -> Path:
-        match = _KEY.fullmatch(key)
-        if match is None or match.group(3)[:4] != match.group(1) + match.group(2):
+        if not is_key(key):
             raise ValueError(f"not a storage key: {key!r}")
         return self.root / key
 
@@ -230,7 +235,7 @@ class FileSystemStorage:
             return
         for path in sorted(base.glob("??/??/*")):
             key = path.relative_to(self.root).as_posix()
-            if _KEY.fullmatch(key) is None:
+            if not is_key(key):
                 continue  # not the store's own (left alone)
             with contextlib.suppress(FileNotFoundError):
                 stat = path.stat()

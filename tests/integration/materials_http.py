@@ -139,8 +139,9 @@ def listening_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path) -> Iterator[Server]:
-    """The server, with the clock file set for this process too (restored afterwards)."""
+def running_server(folder: Path, **settings: str) -> Iterator[Server]:
+    """The server, with the clock file set for this process too (restored afterwards);
+    ``settings`` are extra environment variables."""
     previous_clock = os.environ.get(clock.ENV)
     os.environ[clock.ENV] = str(folder / "clock.json")
     clock.set_now(NOW)
@@ -155,6 +156,7 @@ def running_server(folder: Path) -> Iterator[Server]:
             "COORDINATOR_ADMIN_TOKEN": ADMIN_TOKEN,
             "COORDINATOR_SECRET_KEY": get_settings().secret_key,
             clock.ENV: str(folder / "clock.json"),
+            **settings,
         }
         log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
         process = subprocess.Popen(

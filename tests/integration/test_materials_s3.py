@@ -1,7 +1,7 @@
 """Materials end to end on the S3 backend (``COORDINATOR_STORAGE_BACKEND=s3``): files uploaded
 through the service land in the bucket, the session pack is built from there, and the sweep
 keeps what versions refer to. S3 is a service outside this machine: moto's S3 server on the
-loopback interface stands in for it (the fixtures come from the storage unit tests)."""
+loopback interface stands in for it (fixtures in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import hashlib
 import os
 import zipfile
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -20,7 +22,7 @@ from coordinator.services import materials
 from coordinator.services.planning import schedule_session
 from coordinator.services.storage_sweep import sweep_storage
 from coordinator.submissions import samples
-from coordinator.submissions.s3 import S3Storage
+from coordinator.submissions.s3 import S3Storage, make_client
 from coordinator.submissions.storage import get_storage
 from tests.factories import (
     CityFactory,
@@ -29,13 +31,8 @@ from tests.factories import (
     PresentationFactory,
     SessionFactory,
 )
-from tests.unit.test_submission_storage import (  # noqa: F401 - fixtures
-    age,
-    objects,
-    s3_bucket,
-    s3_endpoint,
-    store,
-)
+from tests.integration.materials_http import ADMIN_TOKEN, running_server
+from tests.storage_support import age, objects, store
 
 START = datetime(2023, 10, 3, 11, 0, tzinfo=UTC)
 NOW = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
@@ -123,3 +120,49 @@ def test_uploads_go_to_the_bucket_and_the_pack_holds_their_exact_bytes(s3_settin
     report = sweep_storage(db, older_than_hours=2, storage=storage)
     assert report.unreferenced == [(orphan, 15)]
     assert objects(storage) == sorted("materials/" + key for key in keys)
+
+
+def test_over_http_an_upload_lands_in_the_bucket_and_downloads_with_its_headers(
+    s3_endpoint, s3_bucket, tmp_path
+):
+    """A real server (uvicorn, another process) configured for S3: the upload streams to the
+    bucket, the organizer's download streams back from it with name, hash and no-store."""
+    slides = samples.pdf(["Rotterdam"]) + os.urandom(300_000)
+    with running_server(
+        tmp_path,
+        COORDINATOR_STORAGE_BACKEND="s3",
+        COORDINATOR_S3_BUCKET=s3_bucket,
+        COORDINATOR_S3_ENDPOINT_URL=s3_endpoint,
+        COORDINATOR_S3_PREFIX="materials",
+    ) as server:
+        seeded = server.seed()
+        pid, token = seeded.presentations[0], seeded.tokens[0]
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            sent = client.post(
+                f"/presentations/{pid}/materials",
+                content=slides,
+                headers={"Authorization": f"Bearer {token}", "X-Filename": quote("東京 資料.pdf")},
+            )
+            assert sent.status_code == 201, sent.text
+            digest = hashlib.sha256(slides).hexdigest()
+            assert sent.json()["sha256"] == digest
+            stored = objects_in(s3_endpoint, s3_bucket)
+            assert stored == [f"materials/sha256/{digest[:2]}/{digest[2:4]}/{digest}"]
+            got = client.get(
+                f"/presentations/{pid}/materials/current",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+        log = server.log()
+    assert got.status_code == 200 and got.content == slides
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-length"] == str(len(slides))
+    assert got.headers["x-content-sha256"] == digest
+    assert got.headers["cache-control"] == "private, no-store"
+    assert "filename*=UTF-8''%E6%9D%B1%E4%BA%AC" in got.headers["content-disposition"]
+    assert not (tmp_path / "storage").exists()  # nothing went to the file system store
+    assert "Traceback" not in log, log[-3000:]
+
+
+def objects_in(endpoint: str, bucket: str) -> list[str]:
+    pages = make_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]

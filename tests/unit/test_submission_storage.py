@@ -7,7 +7,6 @@ import hashlib
 import os
 import time
 import uuid
-from datetime import UTC, datetime
 
 import anyio
 import pytest
@@ -16,37 +15,11 @@ from coordinator.config import get_settings
 from coordinator.errors import UserError
 from coordinator.submissions import names, samples, tokens
 from coordinator.submissions.receive import Rejected, disposition_filename, receive
-from coordinator.submissions.s3 import S3Storage, make_client
+from coordinator.submissions.s3 import S3Storage
 from coordinator.submissions.storage import FileSystemStorage, TooLarge, get_storage, key_for
+from tests.storage_support import age, assert_nothing_left, files_under, objects, store
 
 PDF = samples.pdf(["Hello"]) + bytes(10_000)
-
-
-# S3 is a service outside this machine: its tests run against moto's S3 server, a real HTTP
-# server on the loopback interface (in a thread of the test process), as the stand-in for AWS,
-# MinIO, Ceph and the like.
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_bucket(s3_endpoint, monkeypatch) -> str:
-    """A new, empty bucket on the local S3 server (dummy credentials)."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    make_client.cache_clear()  # a client made with other credentials would be reused
-    bucket = f"test-{uuid.uuid4().hex}"
-    make_client(s3_endpoint).create_bucket(Bucket=bucket)
-    return bucket
 
 
 @pytest.fixture(params=["filesystem", "s3"])
@@ -63,60 +36,6 @@ def storage(request, tmp_path):
 @pytest.fixture
 def s3_storage(s3_endpoint, s3_bucket, tmp_path) -> S3Storage:
     return S3Storage(s3_bucket, endpoint_url=s3_endpoint, incoming_root=tmp_path / "s3-incoming")
-
-
-@pytest.fixture
-def settings_from_env():
-    """``get_settings()`` reads the environment as the test set it, and forgets it after."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def files_under(root) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def objects(storage: S3Storage) -> list[str]:
-    """Every object in the bucket, the store's own or not."""
-    pages = storage.client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
-
-
-def assert_nothing_left(storage) -> None:
-    """No stored file and no temporary file: on the file system nothing at all under the root;
-    on S3 no object in the bucket and nothing in the local temporary directory."""
-    if isinstance(storage, FileSystemStorage):
-        assert files_under(storage.root) == []
-    else:
-        assert objects(storage) == []
-        assert files_under(storage.incoming_dir.parent) == []
-    assert list(storage.stored(older_than=-3600)) == []
-    assert storage.incoming_files() == []
-
-
-def store(storage, data: bytes) -> str:
-    with storage.incoming(10**8) as incoming:
-        incoming.write(data)
-        incoming.finish()
-        return storage.commit(incoming)
-
-
-def age(storage, key: str, seconds: float) -> None:
-    """Make a stored file look written ``seconds`` ago."""
-    past = time.time() - seconds
-    if isinstance(storage, FileSystemStorage):
-        os.utime(storage.local_path(key), (past, past))
-        return
-    # moto keeps its objects in this process: its LastModified is set directly (S3 itself has
-    # no way to backdate an object).
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[storage.bucket]
-    bucket.keys[storage.prefix + key].last_modified = datetime.fromtimestamp(past, UTC).replace(
-        tzinfo=None
-    )
 
 
 # --- storage ------------------------------------------------------------------------------------
