@@ -80,7 +80,8 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
+            default = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+            conn.exec_driver_sql(conn.info.pop("sqlite_begin", default))
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -117,6 +118,11 @@ def unit_of_work(db: Db) -> Iterator[Db]:
     Tests bind the session to a connection in ``create_savepoint`` mode, so this commit
     only releases a savepoint and the test's outer transaction is rolled back at the end.
     """
+    if not db.in_transaction() and db.get_bind().dialect.name == "sqlite":
+        # A transaction that will write takes SQLite's write lock when it begins, waiting
+        # (busy_timeout) for another writer to finish. Begun as a reader, it could not write
+        # once someone else had committed since its first read: "database is locked" at once.
+        db.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
     try:
         yield db
         db.commit()
