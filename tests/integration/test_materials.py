@@ -9,9 +9,8 @@ import email.policy
 import hashlib
 import json
 import os
-import time
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -27,57 +26,21 @@ from coordinator.services.storage_sweep import sweep_storage
 from coordinator.submissions import samples, tokens
 from coordinator.submissions.receive import receive
 from coordinator.submissions.storage import FileSystemStorage
-from tests.factories import (
-    CityFactory,
-    DelegateFactory,
-    MembershipFactory,
-    PresentationFactory,
-    SessionFactory,
+from tests.factories import DelegateFactory
+from tests.integration.materials_support import (  # noqa: F401 - settable_clock is autouse
+    DEADLINE,
+    NOW,
+    START,
+    make_session,
+    settable_clock,
+    token_of,
 )
-
-START = datetime(2023, 10, 3, 11, 0, tzinfo=UTC)
-NOW = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
-DEADLINE = START - timedelta(hours=48)
-
-
-@pytest.fixture(autouse=True)
-def settable_clock(tmp_path, monkeypatch):
-    monkeypatch.setenv(clock.ENV, str(tmp_path / "clock.json"))
-    clock.set_now(NOW)
-    yield
-    clock.reset()
+from tests.storage_support import age, store
 
 
 @pytest.fixture
 def storage(tmp_path) -> FileSystemStorage:
     return FileSystemStorage(tmp_path / "storage")
-
-
-def make_session(db, languages=("en", "ja"), *, presenter_for_last=True):
-    """A draft session with one presentation per language (Tokyo-based presenters in Japanese),
-    plus one presentation without a presenter when ``presenter_for_last`` is False."""
-    session = SessionFactory(
-        window_start=START - timedelta(hours=6), window_end=START + timedelta(hours=6)
-    )
-    network = session.group.network
-    presentations = []
-    for i, language in enumerate(languages, start=1):
-        zone = "Asia/Tokyo" if language == "ja" else "Europe/Amsterdam"
-        city = CityFactory(network=network, name=f"City {i}", zone=zone, name_ja=f"都市{i}")
-        MembershipFactory(group=session.group, city=city)
-        presenter = DelegateFactory(city=city, language=language, role="presenter")
-        presentations.append(
-            PresentationFactory(
-                session=session, position=i, city=city, presenter=presenter, title=f"Talk {i}"
-            )
-        )
-    if not presenter_for_last:
-        city = CityFactory(network=network, name="Nobody City")
-        presentations.append(
-            PresentationFactory(session=session, position=len(languages) + 1, city=city)
-        )
-    db.flush()
-    return session, presentations
 
 
 def rows(db, kind=None, status=None):
@@ -102,15 +65,6 @@ def upload(db, grant, data: bytes, storage, name="slides.pdf", channel="link"):
     received = anyio.run(go)
     with received.incoming:
         return materials.record_submission(db, grant, received, storage=storage, channel=channel)
-
-
-def token_of(db, presentation) -> str:
-    row = db.scalar(
-        select(UploadToken).where(
-            UploadToken.presentation_id == presentation.id, UploadToken.revoked_at.is_(None)
-        )
-    )
-    return materials.raw_token(row)
 
 
 # --- planning ---------------------------------------------------------------------------------------
@@ -482,31 +436,18 @@ def test_moving_or_cancelling_through_the_invitations_follows_the_deadline(db):
 # --- sweeping the store ------------------------------------------------------------------------
 
 
-def _store_alone(storage, data: bytes) -> str:
-    """A file in the store with no version: what a crash between the two steps leaves."""
-    with storage.incoming(10**6) as incoming:
-        incoming.write(data)
-        incoming.finish()
-        return storage.commit(incoming)
-
-
-def _age(storage, key: str, hours: float) -> None:
-    then = time.time() - hours * 3600
-    os.utime(storage.local_path(key), (then, then))
-
-
 def test_the_sweep_removes_old_files_no_version_refers_to_and_nothing_else(db, storage):
     session, (en, _ja) = make_session(db)
     schedule_session(db, session.id, START)
     grant = materials.authorize_upload(db, token_of(db, en), presentation_id=en.id)
     kept = upload(db, grant, samples.pdf(["kept"]), storage)
-    old_orphan = _store_alone(storage, samples.pdf(["crashed"]))
-    young_orphan = _store_alone(storage, samples.pdf(["being recorded"]))
-    stored_again = _store_alone(storage, samples.pdf(["uploaded again"]))
+    old_orphan = store(storage, samples.pdf(["crashed"]))
+    young_orphan = store(storage, samples.pdf(["being recorded"]))
+    stored_again = store(storage, samples.pdf(["uploaded again"]))
     kept_key = key_of(db, kept)
     for key in (kept_key, old_orphan, stored_again):
-        _age(storage, key, 10)
-    _store_alone(storage, samples.pdf(["uploaded again"]))  # the same content, stored again now
+        age(storage, key, 10 * 3600)
+    store(storage, samples.pdf(["uploaded again"]))  # the same content, stored again now
     part = storage.incoming_dir / "cut-off.part"
     part.write_bytes(b"half")
     os.utime(part, (0, 0))
@@ -531,7 +472,7 @@ def key_of(db, recorded) -> str:
 
 @pytest.mark.parametrize("hours", [0, 0.5, -1, float("nan")])
 def test_a_sweep_of_recent_files_is_refused(db, storage, hours):
-    orphan = _store_alone(storage, samples.pdf(["recent"]))
+    orphan = store(storage, samples.pdf(["recent"]))
     with pytest.raises(UserError, match="--older-than"):
         sweep_storage(db, older_than_hours=hours, storage=storage)
     assert storage.exists(orphan)

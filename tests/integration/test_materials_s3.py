@@ -8,42 +8,28 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from coordinator import clock
 from coordinator.config import get_settings
-from coordinator.models import Submission, UploadToken
+from coordinator.models import Submission
 from coordinator.services import materials
 from coordinator.services.planning import schedule_session
 from coordinator.services.storage_sweep import sweep_storage
 from coordinator.submissions import samples
 from coordinator.submissions.s3 import S3Storage, make_client
 from coordinator.submissions.storage import get_storage
-from tests.factories import (
-    CityFactory,
-    DelegateFactory,
-    MembershipFactory,
-    PresentationFactory,
-    SessionFactory,
-)
 from tests.integration.materials_http import ADMIN_TOKEN, running_server
+from tests.integration.materials_support import (  # noqa: F401 - settable_clock is autouse
+    START,
+    make_session,
+    settable_clock,
+    token_of,
+)
 from tests.storage_support import age, objects, store
-
-START = datetime(2023, 10, 3, 11, 0, tzinfo=UTC)
-NOW = datetime(2023, 9, 14, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def settable_clock(tmp_path, monkeypatch):
-    monkeypatch.setenv(clock.ENV, str(tmp_path / "clock.json"))
-    clock.set_now(NOW)
-    yield
-    clock.reset()
 
 
 @pytest.fixture
@@ -57,30 +43,6 @@ def s3_settings(request, tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-def make_session(db):
-    session = SessionFactory(
-        window_start=START - timedelta(hours=6), window_end=START + timedelta(hours=6)
-    )
-    presentations = []
-    for i, language in enumerate(("en", "ja"), start=1):
-        zone = "Asia/Tokyo" if language == "ja" else "Europe/Amsterdam"
-        city = CityFactory(network=session.group.network, name=f"City {i}", zone=zone)
-        MembershipFactory(group=session.group, city=city)
-        presenter = DelegateFactory(city=city, language=language, role="presenter")
-        presentations.append(
-            PresentationFactory(
-                session=session, position=i, city=city, presenter=presenter, title=f"Talk {i}"
-            )
-        )
-    db.flush()
-    return session, presentations
-
-
-def token_of(db, presentation) -> str:
-    row = db.scalar(select(UploadToken).where(UploadToken.presentation_id == presentation.id))
-    return materials.raw_token(row)
 
 
 def test_uploads_go_to_the_bucket_and_the_pack_holds_their_exact_bytes(s3_settings, db, tmp_path):
