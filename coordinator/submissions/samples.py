@@ -120,6 +120,16 @@ _OOXML_MAIN = {
 }
 
 
+SAMPLE_TIME = (2023, 9, 14, 0, 0, 0)  # every entry's date: the same bytes on every call
+
+
+def _entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=SAMPLE_TIME)
+    entry.compress_type = compress
+    entry.external_attr = 0o644 << 16  # -rw-r--r-- once extracted
+    return entry
+
+
 def ooxml(kind: str = "pptx", text: str = "Coordinator sample") -> bytes:
     """A minimal Office Open XML package (``pptx``, ``docx``, ``xlsx``; ``pptm`` and ``ppsx``
     for refusals): content types, relationships and the main part."""
@@ -140,9 +150,9 @@ def ooxml(kind: str = "pptx", text: str = "Coordinator sample") -> bytes:
     )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", content_types)
-        archive.writestr("_rels/.rels", rels)
-        archive.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?><doc>{text}</doc>')
+        archive.writestr(_entry("[Content_Types].xml"), content_types)
+        archive.writestr(_entry("_rels/.rels"), rels)
+        archive.writestr(_entry(part), f'<?xml version="1.0" encoding="UTF-8"?><doc>{text}</doc>')
     return out.getvalue()
 
 
@@ -150,13 +160,13 @@ def odf(mimetype: str = "application/vnd.oasis.opendocument.presentation") -> by
     """A minimal OpenDocument package: ``mimetype`` first and stored, then the manifest."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), mimetype, compress_type=zipfile.ZIP_STORED)
+        archive.writestr(_entry("mimetype", zipfile.ZIP_STORED), mimetype)
         archive.writestr(
-            "META-INF/manifest.xml",
+            _entry("META-INF/manifest.xml"),
             '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
             'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
         )
-        archive.writestr("content.xml", '<?xml version="1.0" encoding="UTF-8"?><content/>')
+        archive.writestr(_entry("content.xml"), '<?xml version="1.0" encoding="UTF-8"?><content/>')
     return out.getvalue()
 
 
@@ -167,5 +177,5 @@ def odp() -> bytes:
 def plain_zip() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("notes.txt", "not a presentation")
+        archive.writestr(_entry("notes.txt", zipfile.ZIP_STORED), "not a presentation")
     return out.getvalue()
