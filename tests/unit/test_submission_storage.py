@@ -297,7 +297,7 @@ def test_a_form_is_parsed_whatever_the_chunking(storage, chunk):
     assert storage.incoming_files() == []
 
 
-@pytest.mark.parametrize("chunk", [65_537, 3 * 2**20 + 1])
+@pytest.mark.parametrize("chunk", [65_537, 9 * 2**20 + 1])
 @pytest.mark.parametrize("as_form", [False, True])
 def test_a_large_body_crosses_batches_and_writeback_points_intact(storage, chunk, as_form):
     """Over 20 MB in uneven chunks (some larger than a batch buffer): many batches through the
