@@ -20,12 +20,9 @@ async def lifespan(_app: FastAPI):
     # Temporary files of uploads cut off by a crash of an earlier server process.
     from coordinator.submissions.storage import get_storage
 
-    storage = get_storage()
-    sweep = getattr(storage, "sweep_incoming", None)
-    if sweep is not None:
-        removed = sweep()
-        if removed:
-            log.info("removed %d stale temporary upload files", removed)
+    removed = get_storage().sweep_incoming()
+    if removed:
+        log.info("removed %d stale temporary upload files", removed)
     yield
 
 

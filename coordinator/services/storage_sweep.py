@@ -28,8 +28,6 @@ MIN_HOURS = 1.0
 
 @dataclass
 class SweepReport:
-    older_than_hours: float
-    dry_run: bool
     temporary: int = 0
     unreferenced: list[tuple[str, int]] = field(default_factory=list)  # key, size
 
@@ -49,7 +47,7 @@ def sweep_storage(
         )
     storage = storage or get_storage()
     seconds = older_than_hours * 3600
-    report = SweepReport(older_than_hours, dry_run)
+    report = SweepReport()
     # Candidates first, then what refers to them: a version committed in between is seen.
     candidates = list(storage.stored(seconds))
     referenced = set(db.scalars(select(Submission.storage_key).distinct()))

@@ -25,18 +25,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from coordinator.submissions.storage import FileSystemStorage, Incoming, is_key, key_for
+from coordinator.submissions.storage import (
+    FileSystemStorage,
+    Incoming,
+    check_key,
+    is_key,
+    key_for,
+)
 
 CHUNK = 1024 * 1024  # what iterating over an opened object yields at a time
 COPY_LIMIT = 5 * 1024**3  # the largest object one CopyObject request copies
 _MISSING = {"404", "NoSuchKey", "NotFound"}
-
-
-def _check(key: str) -> str:
-    """The key itself, if it is one of the store's own (as ``FileSystemStorage._path``)."""
-    if not is_key(key):
-        raise ValueError(f"not a storage key: {key!r}")
-    return key
 
 
 def _is_missing(exc: Exception) -> bool:
@@ -131,7 +130,7 @@ class S3Storage:
         self.incoming_dir = self._local.incoming_dir
 
     def _name(self, key: str) -> str:
-        return self.prefix + _check(key)
+        return self.prefix + check_key(key)
 
     def _head(self, key: str) -> dict | None:
         try:
@@ -201,7 +200,7 @@ class S3Storage:
         return int(head["ContentLength"])
 
     def local_path(self, key: str) -> Path | None:
-        _check(key)
+        check_key(key)
         return None
 
     def delete(self, key: str) -> None:
@@ -218,11 +217,7 @@ class S3Storage:
         for page in pages:
             for item in page.get("Contents", []):
                 key = item["Key"][len(self.prefix) :]
-                try:
-                    _check(key)
-                except ValueError:
-                    continue
-                if item["LastModified"].timestamp() < limit:
+                if is_key(key) and item["LastModified"].timestamp() < limit:
                     yield key, int(item["Size"])
 
     def delete_if_older(self, key: str, older_than: float) -> bool:

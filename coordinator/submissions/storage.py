@@ -50,6 +50,14 @@ def is_key(key: str) -> bool:
     return match is not None and match.group(3)[:4] == match.group(1) + match.group(2)
 
 
+def check_key(key: str) -> str:
+    """``key`` itself if it is one of the store's own, else :class:`ValueError` (a name made
+    elsewhere never reaches the disk or the bucket)."""
+    if not is_key(key):
+        raise ValueError(f"not a storage key: {key!r}")
+    return key
+
+
 def key_for(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
@@ -185,9 +193,7 @@ class FileSystemStorage:
         self.incoming_dir = self.root / INCOMING
 
     def _path(self, key: str) -> Path:
-        if not is_key(key):
-            raise ValueError(f"not a storage key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def incoming(self, max_bytes: int) -> Incoming:
         self.incoming_dir.mkdir(parents=True, exist_ok=True)
